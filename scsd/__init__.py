@@ -1,0 +1,3 @@
+"""scsd: the Shared Context Server daemon."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from scsd.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,75 @@
+"""Composes the HTTP side: routes `/mcp` to FastMCP and the rest to Quart, served by hypercorn."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.config import Sockets
+from hypercorn.trio.run import worker_serve
+from hypercorn.utils import wrap_app
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+logger = logging.getLogger(__name__)
+
+
+def route(web_app: ASGIApp, mcp_app: ASGIApp) -> ASGIApp:
+    """An ASGI app sending `/mcp` and `/mcp/...` to `mcp_app`, everything else to `web_app`.
+
+    Lifespan events go to `web_app` only: the MCP app's lifespan (its session manager) is
+    entered once by the daemon, never by hypercorn.
+    """
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "lifespan" and (path == "/mcp" or path.startswith("/mcp/")):
+            if path == "/mcp/":  # clients configured as `.../mcp/` skip a redirect
+                scope = {**scope, "path": "/mcp", "raw_path": b"/mcp"}
+            await mcp_app(scope, receive, send)
+        else:
+            await web_app(scope, receive, send)
+
+    return app
+
+
+async def serve(
+    app: ASGIApp,
+    sock: socket.socket,
+    wait_for_shutdown: Callable[[], Awaitable[Any]],
+    grace_seconds: float,
+    *,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve `app` over HTTP on the listening `sock` until `wait_for_shutdown` returns.
+
+    `task_status.started()` receives the bound port. On shutdown hypercorn stops accepting
+    and gives in-flight requests `grace_seconds` to finish.
+    """
+    config = HypercornConfig()
+    config.graceful_timeout = grace_seconds
+    config.errorlog = logging.getLogger("hypercorn.error")
+    config.accesslog = None
+    config.keep_alive_timeout = 30
+    port = int(sock.getsockname()[1])
+    await worker_serve(
+        wrap_app(app, config.wsgi_max_body_size, "asgi"),  # type: ignore[arg-type]
+        config,
+        sockets=Sockets(secure_sockets=[], insecure_sockets=[sock], quic_sockets=[]),
+        shutdown_trigger=wait_for_shutdown,
+        task_status=_PortStatus(task_status, port),
+    )
+
+
+class _PortStatus:
+    """Adapts hypercorn's started(binds) to our started(port)."""
+
+    def __init__(self, outer: trio.TaskStatus[int], port: int) -> None:
+        self._outer = outer
+        self._port = port
+
+    def started(self, value: object = None) -> None:
+        self._outer.started(self._port)

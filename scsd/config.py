@@ -1,0 +1,250 @@
+"""Configuration: one frozen value built from defaults, TOML, environment and flags."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Final
+
+from scsd.errors import ConfigError
+
+DEFAULT_HOST: Final = "127.0.0.1"
+DEFAULT_PORT: Final = 45678
+DEFAULT_WS_PORT: Final = 8080
+DEFAULT_POLL_SECONDS: Final = 0.1
+DEFAULT_SHUTDOWN_GRACE_SECONDS: Final = 5.0
+LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DB_FILENAME: Final = "scsd.db"
+
+
+class Secret:
+    """A string whose repr is masked, so keys never reach logs by accident."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the daemon and its subcommands need, validated.
+
+    Secrets given here (from the environment) override the generated secrets file.
+    """
+
+    command: str = "serve"
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    ws_host: str = DEFAULT_HOST
+    ws_port: int = DEFAULT_WS_PORT
+    data_dir: Path = field(default_factory=lambda: Path.home() / ".local/share/scsd")
+    db_path: Path | None = None
+    log_level: str = "INFO"
+    poll_seconds: float = DEFAULT_POLL_SECONDS
+    shutdown_grace_seconds: float = DEFAULT_SHUTDOWN_GRACE_SECONDS
+    api_key: Secret | None = None
+    admin_key: Secret | None = None
+    jwt_secret: Secret | None = None
+    allowed_origins: tuple[str, ...] = ()
+    subscriber_buffer: int = 256
+    token_ttl_seconds: int = 24 * 3600
+    agent_id: str = "local-agent"
+    agent_type: str = "claude"
+
+    @property
+    def database(self) -> Path:
+        """The SQLite file: `--db` if given, else `scsd.db` in the data dir."""
+        return self.db_path if self.db_path is not None else self.data_dir / DB_FILENAME
+
+
+_ENV_FIELDS: Final[Mapping[str, str]] = {
+    "SHARED_CONTEXT_HOST": "host",
+    "SHARED_CONTEXT_PORT": "port",
+    "SHARED_CONTEXT_WS_HOST": "ws_host",
+    "SHARED_CONTEXT_WS_PORT": "ws_port",
+    "SHARED_CONTEXT_DB": "db_path",
+    "SHARED_CONTEXT_DATA_DIR": "data_dir",
+    "SHARED_CONTEXT_API_KEY": "api_key",
+    "SHARED_CONTEXT_ADMIN_KEY": "admin_key",
+    "SHARED_CONTEXT_JWT_SECRET": "jwt_secret",
+    "SHARED_CONTEXT_POLL_INTERVAL": "poll_seconds",
+    "SHARED_CONTEXT_ALLOWED_ORIGINS": "allowed_origins",
+    "SHARED_CONTEXT_AGENT_ID": "agent_id",
+    "SHARED_CONTEXT_AGENT_TYPE": "agent_type",
+    "LOG_LEVEL": "log_level",
+}
+
+# TOML keys are the field names, plus these friendlier spellings.
+_TOML_ALIASES: Final[Mapping[str, str]] = {
+    "db": "db_path",
+    "poll_interval": "poll_seconds",
+    "shutdown_grace": "shutdown_grace_seconds",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises ConfigError instead of printing usage and exiting."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise ConfigError(f"{message} (see `scsd --help`)")
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    s = argparse.SUPPRESS  # only flags actually given override lower layers
+    p.add_argument("--host", default=s, help="HTTP/MCP/UI bind address (127.0.0.1)")
+    p.add_argument("--port", default=s, help="HTTP/MCP/UI port (45678; 0 = any free port)")
+    p.add_argument("--ws-host", dest="ws_host", default=s, help="WebSocket bind address")
+    p.add_argument("--ws-port", dest="ws_port", default=s, help="WebSocket port (8080; 0 = any)")
+    p.add_argument("--db", dest="db_path", default=s, help="SQLite file (DATA_DIR/scsd.db)")
+    p.add_argument("--data-dir", dest="data_dir", default=s, help="where secrets and the db live")
+    p.add_argument("--config", dest="config_file", default=s, help="TOML config file")
+    p.add_argument("--log-level", dest="log_level", default=s, help="DEBUG, INFO, WARNING, ERROR")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `scsd` command line: `serve` (default) and `stdio`."""
+    parser = _Parser(prog="scsd", description="Shared Context Server daemon")
+    _add_common(parser)
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    serve = sub.add_parser("serve", help="run the daemon (default)")
+    _add_common(serve)
+    stdio = sub.add_parser("stdio", help="serve MCP over stdio against the same database")
+    _add_common(stdio)
+    s = argparse.SUPPRESS
+    stdio.add_argument("--agent-id", dest="agent_id", default=s, help="local identity's agent id")
+    stdio.add_argument("--agent-type", dest="agent_type", default=s, help="local agent type")
+    return parser
+
+
+def default_data_dir(environ: Mapping[str, str]) -> Path:
+    """`$STATE_DIRECTORY` (systemd), else `$XDG_DATA_HOME/scsd`, else `~/.local/share/scsd`."""
+    if environ.get("STATE_DIRECTORY"):
+        # systemd may pass several colon-separated directories; the first is ours.
+        return Path(environ["STATE_DIRECTORY"].split(":")[0])
+    xdg = environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path(environ.get("HOME", str(Path.home()))) / ".local/share"
+    return base / "scsd"
+
+
+def load_config(argv: Sequence[str], environ: Mapping[str, str]) -> Config:
+    """Build the Config: defaults < TOML (`--config`) < environment < flags.
+
+    Raises:
+        ConfigError: a flag or value is invalid; the message names it and the fix.
+    """
+    args = vars(build_parser().parse_args(list(argv)))
+    raw: dict[str, Any] = {"data_dir": default_data_dir(environ)}
+    config_file = args.pop("config_file", None)
+    if config_file is not None:
+        raw.update(_read_toml(Path(config_file)))
+    for env_name, field_name in _ENV_FIELDS.items():
+        if environ.get(env_name, "") != "":
+            raw[field_name] = environ[env_name]
+    command = args.pop("command", None) or "serve"
+    raw.update(args)
+    return _validate(replace(Config(), command=command), raw)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+    known = {f for f in Config.__dataclass_fields__ if f != "command"}
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        name = _TOML_ALIASES.get(key, key.replace("-", "_"))
+        if name not in known:
+            raise ConfigError(f"config file {path}: unknown key {key!r}")
+        out[name] = value
+    return out
+
+
+def _validate(base: Config, raw: Mapping[str, Any]) -> Config:
+    values: dict[str, Any] = {}
+    for name, value in raw.items():
+        values[name] = _convert(name, value)
+    cfg = replace(base, **values)
+    if cfg.ws_port == cfg.port and cfg.port != 0 and cfg.ws_host == cfg.host:
+        raise ConfigError(f"HTTP and WebSocket ports are both {cfg.port}; give them different ports")
+    return cfg
+
+
+def _convert(name: str, value: Any) -> Any:
+    if name in ("port", "ws_port"):
+        port = _number(name, value, int)
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"{_flag(name)} must be between 0 and 65535, got {value!r}")
+        return port
+    if name in ("poll_seconds", "shutdown_grace_seconds"):
+        seconds = _number(name, value, float)
+        if not 0.001 <= seconds <= 60:
+            raise ConfigError(f"{_flag(name)} must be between 0.001 and 60 seconds, got {value!r}")
+        return seconds
+    if name in ("subscriber_buffer", "token_ttl_seconds"):
+        n = _number(name, value, int)
+        if n < 1:
+            raise ConfigError(f"{_flag(name)} must be a positive integer, got {value!r}")
+        return n
+    if name in ("data_dir", "db_path"):
+        if not str(value).strip():
+            raise ConfigError(f"{_flag(name)} must not be empty")
+        return Path(str(value)).expanduser()
+    if name == "log_level":
+        level = str(value).upper()
+        if level not in LOG_LEVELS:
+            raise ConfigError(f"log level must be one of {', '.join(LOG_LEVELS)}, got {value!r}")
+        return level
+    if name in ("api_key", "admin_key", "jwt_secret"):
+        if len(str(value)) < 16:
+            raise ConfigError(f"{_flag(name)} must be at least 16 characters long")
+        return Secret(str(value))
+    if name == "allowed_origins":
+        items = value if isinstance(value, list) else str(value).split(",")
+        return tuple(str(o).strip().rstrip("/") for o in items if str(o).strip())
+    if name in ("host", "ws_host", "agent_id", "agent_type"):
+        text = str(value).strip()
+        if not text:
+            raise ConfigError(f"{_flag(name)} must not be empty")
+        return text
+    raise ConfigError(f"unknown setting {name!r}")
+
+
+def _number(name: str, value: Any, kind: type[int] | type[float]) -> Any:
+    if isinstance(value, bool):
+        raise ConfigError(f"{_flag(name)} must be a number, got {value!r}")
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{_flag(name)} must be a number, got {value!r}") from None
+
+
+def _flag(name: str) -> str:
+    env = next((e for e, f in _ENV_FIELDS.items() if f == name), None)
+    flag = "--" + name.removesuffix("_path").removesuffix("_seconds").replace("_", "-")
+    return f"{flag} / {env}" if env else flag
+
+
+def environ_snapshot() -> dict[str, str]:
+    """The process environment; the only place outside tests that reads os.environ."""
+    return dict(os.environ)

@@ -1,0 +1,97 @@
+"""The daemon: one root nursery supervising the watcher, HTTP (+MCP, UI) and WebSocket (R3)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+import trio
+
+from scsd import asgi, mcp_tools, net, watcher, webapp, ws
+from scsd.auth import Authority
+from scsd.config import Config
+from scsd.events import Endpoints
+from scsd.health import HealthSources
+from scsd.hub import Hub
+from scsd.keys import load_or_create_keys, prepare_data_dir
+from scsd.sdnotify import Notifier
+from scsd.store import open_reader, open_store
+from scsd.tools import Services
+
+logger = logging.getLogger(__name__)
+
+
+async def run(
+    config: Config,
+    wait_for_shutdown: Callable[[], Awaitable[object]],
+    notifier: Notifier,
+    *,
+    task_status: trio.TaskStatus[Endpoints] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run all services until `wait_for_shutdown` returns, then drain and stop.
+
+    Start order: sockets bound, store, watcher (baseline read), MCP session manager, HTTP,
+    WebSocket; stop order is the reverse. `task_status.started()` receives the bound
+    endpoints once everything accepts connections.
+
+    Raises:
+        StartupError: a port is busy, the data dir is unwritable, the database unusable.
+    """
+    prepare_data_dir(config.data_dir)
+    keys = load_or_create_keys(config)
+    http_sock = net.bind(config.host, config.port, "HTTP", "pass --port (0 picks a free port)")
+    with (
+        http_sock,
+        net.bind(
+            config.ws_host, config.ws_port, "WebSocket", "pass --ws-port (0 picks a free port)"
+        ) as ws_sock,
+    ):
+        wakeup = watcher.Wakeup()
+        async with open_store(config.database, wakeup.set) as store, open_reader(config.database) as reader:
+            hub = Hub(config.subscriber_buffer)
+            authority = Authority(
+                keys.api_key.reveal(),
+                keys.admin_key.reveal(),
+                keys.jwt_secret.reveal(),
+                config.token_ttl_seconds,
+            )
+            svc = Services(store, hub, authority, mcp_tools.http_headers)
+            mcp_app = mcp_tools.http_app(mcp_tools.build(svc))
+            watcher_state, ws_stats = watcher.WatcherState(), ws.WsStats()
+            web = webapp.create_app(store, HealthSources(store, hub, watcher_state, ws_stats))
+            app = asgi.route(web, mcp_app)  # type: ignore[arg-type]  # Quart's scope types are narrower
+            ws_cfg = ws.WsConfig(allowed_origins=config.allowed_origins)
+            draining = trio.Event()
+            grace = config.shutdown_grace_seconds
+            async with trio.open_nursery() as core:
+                await core.start(watcher.run, reader, hub, wakeup, config.poll_seconds, watcher_state)
+                if notifier.watchdog_seconds:
+                    core.start_soon(_watchdog, notifier, watcher_state)
+                async with mcp_tools.open_session_manager(mcp_app), trio.open_nursery() as edge:
+                    http_port = await edge.start(asgi.serve, app, http_sock, draining.wait, grace)
+                    ws_port = await edge.start(
+                        ws.serve, hub, store, authority, ws_cfg, ws_sock, draining.wait, ws_stats
+                    )
+                    endpoints = Endpoints(config.host, http_port, config.ws_host, ws_port)
+                    logger.info(
+                        "scsd ready: UI %s/ui/  MCP %s/mcp  WebSocket %s/ws  secrets %s",
+                        endpoints.http_url,
+                        endpoints.http_url,
+                        endpoints.ws_url,
+                        keys.path,
+                    )
+                    task_status.started(endpoints)
+                    await wait_for_shutdown()
+                    logger.info("shutting down: draining for up to %.1fs", grace)
+                    draining.set()  # hypercorn drains; WebSockets close with 1001
+                    edge.cancel_scope.deadline = trio.current_time() + grace
+                core.cancel_scope.cancel()
+
+
+async def _watchdog(notifier: Notifier, state: watcher.WatcherState) -> None:
+    """Pet systemd's watchdog while the event loop runs and the watcher keeps polling."""
+    assert notifier.watchdog_seconds is not None
+    while True:
+        if state.running and state.lag_seconds < notifier.watchdog_seconds:
+            notifier.notify("WATCHDOG=1")
+        await trio.sleep(notifier.watchdog_seconds / 3)

@@ -1,0 +1,27 @@
+"""Exceptions that carry a message a user can act on."""
+
+from __future__ import annotations
+
+
+class StartupError(Exception):
+    """The daemon cannot start; the message says what is wrong and how to fix it.
+
+    The CLI prints it as one line and exits with status 2.
+    """
+
+
+class ConfigError(StartupError):
+    """A configuration value is invalid."""
+
+
+class NotFound(LookupError):
+    """A session, message or memory entry that the caller named does not exist."""
+
+    def __init__(self, kind: str, ident: object) -> None:
+        super().__init__(f"{kind} {ident!r} not found")
+        self.kind = kind
+        self.ident = ident
+
+
+class StoreUnavailable(Exception):
+    """The database could not be read or written (disk full, I/O error, locked too long)."""

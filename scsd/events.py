@@ -1,0 +1,136 @@
+"""Plain values passed between modules: identities, sessions, messages, changes, endpoints."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
+
+VISIBILITIES: Final = ("public", "private", "agent_only", "admin_only")
+Visibility = Literal["public", "private", "agent_only", "admin_only"]
+JsonObject = dict[str, Any]
+
+
+def iso_from_micros(micros: int) -> str:
+    """ISO 8601 UTC with `Z`, to the microsecond: the one timestamp format of the API."""
+    dt = datetime.fromtimestamp(micros / 1_000_000, tz=UTC).replace(microsecond=micros % 1_000_000)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who is calling: an agent from a token, the stdio local agent, or an admin."""
+
+    agent_id: str
+    agent_type: str
+    permissions: frozenset[str]
+
+    @property
+    def is_admin(self) -> bool:
+        return "admin" in self.permissions
+
+    def can(self, permission: str) -> bool:
+        return permission in self.permissions or self.is_admin
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    purpose: str
+    created_by: str
+    created_at: int
+    updated_at: int
+    is_active: bool
+    metadata: Mapping[str, Any]
+
+    def to_json(self) -> JsonObject:
+        return {
+            "id": self.id,
+            "purpose": self.purpose,
+            "created_by": self.created_by,
+            "created_at": iso_from_micros(self.created_at),
+            "updated_at": iso_from_micros(self.updated_at),
+            "is_active": self.is_active,
+            "metadata": dict(self.metadata),
+        }
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    session_id: str
+    sender: str
+    sender_type: str
+    content: str
+    visibility: str
+    message_type: str
+    metadata: Mapping[str, Any]
+    timestamp: int
+    parent_message_id: int | None
+
+    def to_json(self) -> JsonObject:
+        """The message object of SPEC §5."""
+        return {
+            "id": self.id,
+            "session_id": self.session_id,
+            "sender": self.sender,
+            "sender_type": self.sender_type,
+            "content": self.content,
+            "visibility": self.visibility,
+            "message_type": self.message_type,
+            "metadata": dict(self.metadata),
+            "timestamp": iso_from_micros(self.timestamp),
+            "parent_message_id": self.parent_message_id,
+        }
+
+
+@dataclass(frozen=True)
+class Change:
+    """One thing that happened in the database, as the watcher saw it."""
+
+    kind: Literal["new_message"]
+    session_id: str
+    message: Message
+    _json_cache: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def event_json(self) -> str:
+        """The WebSocket/SSE event text, serialized once however many sockets receive it."""
+        text = self._json_cache.get("event")
+        if text is None:
+            text = json.dumps(
+                {"type": self.kind, "session_id": self.session_id, "data": self.message.to_json()},
+                ensure_ascii=False,
+            )
+            self._json_cache["event"] = text
+        return text
+
+
+@dataclass(frozen=True)
+class HubStats:
+    subscribers: int
+    dropped: int
+    published: int
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where a running daemon listens, as `daemon.run` reports to `started()`."""
+
+    http_host: str
+    http_port: int
+    ws_host: str
+    ws_port: int
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{_url_host(self.http_host)}:{self.http_port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{_url_host(self.ws_host)}:{self.ws_port}"
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

@@ -1,0 +1,94 @@
+"""The one module that imports FastMCP: registers our tools and exposes HTTP and stdio.
+
+FastMCP features with asyncio internals (ping middleware, event store, background tasks,
+proxies) are not used; see SPEC §1.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Any, cast
+
+from fastmcp import FastMCP
+from fastmcp.server.dependencies import get_http_request
+from starlette.applications import Starlette
+from starlette.types import ASGIApp
+
+from scsd import __version__
+from scsd.replies import ToolError
+from scsd.tools import Services, ToolFunction, auth_tools, messages, sessions
+
+logger = logging.getLogger(__name__)
+
+INSTRUCTIONS = (
+    "Shared context for multi-agent collaboration: sessions of messages with visibility "
+    "levels. Call authenticate_agent first (agent API key in the X-API-Key header), then "
+    "pass the token as auth_token or as an Authorization: Bearer header."
+)
+
+
+def http_headers() -> Mapping[str, str]:
+    """The current MCP HTTP request's headers, lower-cased; {} outside a request (stdio)."""
+    try:
+        request = get_http_request()
+    except RuntimeError:
+        return {}
+    return {k.lower(): v for k, v in request.headers.items()}
+
+
+def build(svc: Services) -> FastMCP:
+    """A FastMCP server with every scsd tool registered over `svc`."""
+    server: FastMCP = FastMCP("scsd", instructions=INSTRUCTIONS, version=__version__)
+    for fn in tool_functions(svc):
+        server.tool(_enveloped(fn))
+    return server
+
+
+def tool_functions(svc: Services) -> list[ToolFunction]:
+    return [*auth_tools.build(svc), *sessions.build(svc), *messages.build(svc)]
+
+
+def http_app(server: FastMCP) -> ASGIApp:
+    """The Streamable HTTP ASGI app, routed at `/mcp`. Its lifespan runs the session manager
+    and must be entered exactly once (by the daemon), not by hypercorn."""
+    return server.http_app(path="/mcp")
+
+
+async def run_stdio(server: FastMCP) -> None:
+    """Serve MCP over stdin/stdout until the client closes it."""
+    await server.run_async(transport="stdio", show_banner=False)
+
+
+def _enveloped(fn: ToolFunction) -> ToolFunction:
+    """Turn ToolError into the error envelope, and anything unexpected into an
+    INTERNAL_ERROR envelope (logged with its traceback, never sent to the caller)."""
+
+    @functools.wraps(fn)
+    async def call(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        try:
+            result: dict[str, Any] = await fn(*args, **kwargs)
+        except ToolError as e:
+            return e.reply()
+        except Exception:
+            logger.exception("tool %s failed", fn.__name__)
+            return ToolError(
+                "INTERNAL_ERROR",
+                f"{fn.__name__} failed inside the server; the error is in the server log.",
+                suggestions=["Retry; if it persists, report it with the server log"],
+                severity="error",
+            ).reply()
+        return result
+
+    # Resolve string annotations here: FastMCP reads the wrapper's signature.
+    call.__signature__ = inspect.signature(fn, eval_str=True)  # type: ignore[attr-defined]
+    return call
+
+
+def open_session_manager(app: ASGIApp) -> AbstractAsyncContextManager[None]:
+    """Enter the MCP app's lifespan (its Streamable HTTP session manager) — exactly once."""
+    starlette_app = cast(Starlette, app)
+    return cast(AbstractAsyncContextManager[None], starlette_app.router.lifespan_context(starlette_app))

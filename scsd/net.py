@@ -1,0 +1,41 @@
+"""Binding listening sockets up front, so a busy port is one clear error before anything runs."""
+
+from __future__ import annotations
+
+import errno
+import socket
+from typing import Final
+
+from scsd.errors import StartupError
+
+BACKLOG: Final = 1024
+
+
+def bind(host: str, port: int, what: str, hint: str) -> socket.socket:
+    """A listening, non-blocking TCP socket on (host, port); port 0 picks a free port.
+
+    Raises:
+        StartupError: the address is in use, not local, or not permitted; `hint` says which
+        flag to change.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        raise StartupError(f"cannot resolve {what} host {host!r}: {e.strerror}; {hint}") from None
+    family, _, _, _, addr = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(addr)
+        sock.listen(BACKLOG)
+        sock.setblocking(False)
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            raise StartupError(
+                f"{what} port {host}:{port} is already in use (another scsd?); stop that process or {hint}"
+            ) from None
+        raise StartupError(f"cannot listen for {what} on {host}:{port}: {e.strerror}; {hint}") from None
+    return sock

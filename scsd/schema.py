@@ -1,0 +1,103 @@
+"""Versioned schema migrations, tracked in `PRAGMA user_version`.
+
+Each migration is a tuple of statements run one by one inside a single `BEGIN IMMEDIATE`
+transaction, so two processes opening a fresh file at once cannot both apply it, and a failing
+statement raises instead of being skipped. sqlite-utils' `Migrations` opens a deferred
+transaction, which can race there; hence this small runner.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Final
+
+from scsd.errors import StartupError
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+    # 1: sessions, messages, memory, audit log. Times are integer microseconds since the epoch.
+    (
+        """CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            purpose TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            is_active INTEGER NOT NULL DEFAULT 1 CHECK (is_active IN (0, 1)),
+            metadata TEXT NOT NULL DEFAULT '{}'
+        )""",
+        "CREATE INDEX idx_sessions_updated ON sessions (updated_at)",
+        """CREATE TABLE messages (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+            sender TEXT NOT NULL,
+            sender_type TEXT NOT NULL,
+            content TEXT NOT NULL CHECK (length(content) BETWEEN 1 AND 100000),
+            visibility TEXT NOT NULL DEFAULT 'public'
+                CHECK (visibility IN ('public', 'private', 'agent_only', 'admin_only')),
+            message_type TEXT NOT NULL DEFAULT 'agent_response',
+            metadata TEXT NOT NULL DEFAULT '{}',
+            timestamp INTEGER NOT NULL,
+            parent_message_id INTEGER REFERENCES messages (id)
+        )""",
+        "CREATE INDEX idx_messages_session_id ON messages (session_id, id)",
+        "CREATE INDEX idx_messages_session_time ON messages (session_id, timestamp)",
+        "CREATE INDEX idx_messages_sender ON messages (sender)",
+        """CREATE TABLE agent_memory (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            agent_id TEXT NOT NULL,
+            session_id TEXT REFERENCES sessions (id) ON DELETE CASCADE,
+            key TEXT NOT NULL CHECK (length(key) BETWEEN 1 AND 255),
+            value TEXT NOT NULL,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            expires_at INTEGER
+        )""",
+        # NULL session ids are distinct in UNIQUE constraints, so scope them with ifnull.
+        """CREATE UNIQUE INDEX idx_agent_memory_key
+            ON agent_memory (agent_id, ifnull(session_id, ''), key)""",
+        "CREATE INDEX idx_agent_memory_expiry ON agent_memory (expires_at)",
+        """CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            timestamp INTEGER NOT NULL,
+            event_type TEXT NOT NULL,
+            agent_id TEXT NOT NULL,
+            session_id TEXT,
+            resource TEXT,
+            action TEXT,
+            result TEXT,
+            metadata TEXT NOT NULL DEFAULT '{}'
+        )""",
+        "CREATE INDEX idx_audit_time ON audit_log (timestamp)",
+        "CREATE INDEX idx_audit_agent ON audit_log (agent_id, timestamp)",
+        "CREATE INDEX idx_audit_session ON audit_log (session_id, timestamp)",
+    ),
+)
+
+SCHEMA_VERSION: Final = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection, path: str) -> int:
+    """Bring the database at `path` up to SCHEMA_VERSION; return the version found before.
+
+    Raises:
+        StartupError: the database was written by a newer scsd.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        found = int(conn.execute("PRAGMA user_version").fetchone()[0])
+        if found > SCHEMA_VERSION:
+            raise StartupError(
+                f"database {path} has schema version {found}, newer than this scsd "
+                f"understands ({SCHEMA_VERSION}); upgrade scsd or use another --db"
+            )
+        for statements in MIGRATIONS[found:]:
+            for statement in statements:
+                conn.execute(statement)
+        # PRAGMA does not take parameters; the value is our own integer.
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return found

@@ -1,0 +1,69 @@
+"""The MCP tools as plain async functions: validate arguments, call the store, shape the reply.
+
+Nothing here imports FastMCP; `scsd.mcp_tools` registers these functions with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from scsd.auth import Authority, TokenInvalid
+from scsd.events import Identity
+from scsd.hub import Hub
+from scsd.replies import ToolError, auth_required, permission_denied
+from scsd.store import Store
+
+ToolFunction = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Services:
+    """What the tools need. `request_headers` returns the current HTTP request's headers
+    (lower-case names), or {} over stdio; `local_identity` is the stdio caller's identity."""
+
+    store: Store
+    hub: Hub
+    authority: Authority
+    request_headers: Callable[[], Mapping[str, str]]
+    local_identity: Identity | None = None
+
+
+async def identify(svc: Services, auth_token: str | None) -> Identity:
+    """The caller: from `auth_token`, else the `Authorization: Bearer` header, else the local
+    (stdio) identity.
+
+    Raises:
+        ToolError: AUTH_REQUIRED without credentials, TOKEN_AUTHENTICATION_FAILED for a bad one.
+    """
+    token = auth_token or _bearer(svc.request_headers())
+    if not token:
+        if svc.local_identity is not None:
+            return svc.local_identity
+        raise auth_required()
+    try:
+        identity, _token_id = svc.authority.verify(token)
+    except TokenInvalid as e:
+        await svc.store.audit("authentication_failed", "unknown", result=str(e))
+        raise ToolError(
+            "TOKEN_AUTHENTICATION_FAILED",
+            f"The token was refused: {e}.",
+            suggestions=["Call authenticate_agent again for a fresh token"],
+        ) from None
+    return identity
+
+
+async def require(svc: Services, auth_token: str | None, permission: str) -> Identity:
+    """The caller, who must hold `permission` (admins hold every permission)."""
+    who = await identify(svc, auth_token)
+    if not who.can(permission):
+        await svc.store.audit("access_denied", who.agent_id, result=f"needs {permission}")
+        raise permission_denied(permission, who.permissions)
+    return who
+
+
+def _bearer(headers: Mapping[str, str]) -> str | None:
+    value = headers.get("authorization", "")
+    scheme, _, token = value.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None

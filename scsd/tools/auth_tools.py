@@ -1,0 +1,65 @@
+"""authenticate_agent: trade the agent API key (or the admin key) for a signed token."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scsd.auth import MAX_AGENT_ID, MAX_AGENT_TYPE, normalize_agent_type
+from scsd.events import Identity, iso_from_micros
+from scsd.replies import ToolError, invalid_input, ok
+from scsd.tools import Services, ToolFunction
+
+
+def build(svc: Services) -> list[ToolFunction]:
+    async def authenticate_agent(
+        agent_id: str,
+        agent_type: str,
+        requested_permissions: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """Get a token for this agent. Send the agent API key in the X-API-Key header (the
+        admin key grants admin). Types claude, gemini, test, developer get read+write;
+        others read. Pass the token as auth_token or as 'Authorization: Bearer <token>'."""
+        agent_id = agent_id.strip() if isinstance(agent_id, str) else ""
+        if not 1 <= len(agent_id) <= MAX_AGENT_ID:
+            raise invalid_input(f"agent_id must be 1 to {MAX_AGENT_ID} characters.", "agent_id")
+        kind = normalize_agent_type(agent_type) if isinstance(agent_type, str) else ""
+        if not 1 <= len(kind) <= MAX_AGENT_TYPE:
+            raise invalid_input(f"agent_type must be 1 to {MAX_AGENT_TYPE} characters.", "agent_type")
+        level = _key_level(svc)
+        if level is None:
+            await svc.store.audit("authentication_failed", agent_id, result="bad api key")
+            raise ToolError(
+                "AUTH_FAILED",
+                "The X-API-Key header is missing or wrong.",
+                suggestions=[
+                    "Send the agent API key from the daemon's secrets file "
+                    "(see `scsd keys`) in the X-API-Key header"
+                ],
+                recoverable=False,
+            )
+        requested = ["read", "write"] if requested_permissions is None else requested_permissions
+        granted = svc.authority.grant(level, kind, requested)
+        issued = svc.authority.issue(Identity(agent_id, kind, granted))
+        await svc.store.audit(
+            "jwt_token_generated", agent_id, metadata={"agent_type": kind, "permissions": sorted(granted)}
+        )
+        return ok(
+            token=issued.token,
+            agent_id=agent_id,
+            agent_type=kind,
+            permissions=sorted(granted),
+            expires_at=iso_from_micros(issued.expires_at * 1_000_000),
+            issued_at=iso_from_micros(issued.issued_at * 1_000_000),
+            token_type="Bearer",
+            token_format="jwt",
+        )
+
+    return [authenticate_agent]
+
+
+def _key_level(svc: Services) -> str | None:
+    headers = svc.request_headers()
+    if not headers and svc.local_identity is not None:
+        # stdio: whoever could start this process could read the secrets file.
+        return "agent"
+    return svc.authority.key_level(headers.get("x-api-key"))

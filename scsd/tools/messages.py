@@ -1,0 +1,88 @@
+"""Message tools: add_message and get_messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scsd import validation
+from scsd.errors import NotFound
+from scsd.events import iso_from_micros
+from scsd.replies import ToolError, invalid_input, ok, permission_denied, session_not_found
+from scsd.tools import Services, ToolFunction, identify, require
+from scsd.visibility import narrow
+
+
+def build(svc: Services) -> list[ToolFunction]:
+    async def add_message(
+        session_id: str,
+        content: str,
+        visibility: str = "public",
+        metadata: dict[str, Any] | None = None,
+        parent_message_id: int | None = None,
+        auth_token: str | None = None,
+    ) -> dict[str, Any]:
+        """Post a message to a session. visibility: public (everyone), private (only you),
+        agent_only (agents of your type), admin_only (admins; needs admin). Needs write."""
+        who = await require(svc, auth_token, "write")
+        sid = validation.session_id(session_id)
+        level = validation.visibility(visibility)
+        if level == "admin_only" and not who.is_admin:
+            raise permission_denied("admin", who.permissions)
+        text = validation.clean_text(content, "content", validation.MAX_CONTENT)
+        meta = validation.metadata(metadata)
+        parent = validation.optional_id(parent_message_id, "parent_message_id")
+        try:
+            message = await svc.store.add_message(sid, who, text, level, meta, parent)
+        except NotFound as e:
+            if e.kind == "session":
+                raise session_not_found(sid) from None
+            raise invalid_input(
+                f"parent_message_id {parent} is not a message of session {sid}.",
+                "parent_message_id",
+                "Reply to a message id from this session's get_messages",
+            ) from None
+        await svc.store.audit(
+            "message_added",
+            who.agent_id,
+            session_id=sid,
+            metadata={"message_id": message.id, "visibility": level},
+        )
+        return ok(message_id=message.id, timestamp=iso_from_micros(message.timestamp))
+
+    async def get_messages(
+        session_id: str,
+        limit: int = 50,
+        offset: int = 0,
+        visibility_filter: str | None = None,
+        since_id: int | None = None,
+        auth_token: str | None = None,
+    ) -> dict[str, Any]:
+        """Messages you may see, oldest first. since_id returns only newer messages; a
+        visibility_filter narrows to one level (it never shows more than you may see)."""
+        who = await identify(svc, auth_token)
+        sid = validation.session_id(session_id)
+        limit = validation.int_range(limit, "limit", 1, 1000)
+        offset = validation.int_range(offset, "offset", 0, 2**31)
+        after = validation.optional_id(since_id, "since_id")
+        try:
+            levels = narrow(visibility_filter)
+        except ValueError:
+            raise ToolError(
+                "INVALID_VISIBILITY",
+                f"visibility_filter must be public, private, agent_only or admin_only; "
+                f"got {visibility_filter!r}.",
+            ) from None
+        try:
+            page = await svc.store.get_messages(
+                sid, who, visibilities=levels, since_id=after, limit=limit, offset=offset
+            )
+        except NotFound:
+            raise session_not_found(sid) from None
+        return ok(
+            messages=[m.to_json() for m in page.messages],
+            count=len(page.messages),
+            total_count=page.total_count,
+            has_more=offset + len(page.messages) < page.total_count,
+        )
+
+    return [add_message, get_messages]

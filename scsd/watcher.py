@@ -1,0 +1,99 @@
+"""The watcher: polls SQLite for new messages by id and publishes them to the hub (SPEC §6)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+import trio
+
+from scsd.errors import StoreUnavailable
+from scsd.events import Change, Message
+from scsd.hub import Hub
+
+logger = logging.getLogger(__name__)
+
+BATCH: Final = 500
+MAX_BACKOFF_SECONDS: Final = 5.0
+
+
+class MessageSource(Protocol):
+    async def max_id(self) -> int: ...
+    async def messages_after(self, after_id: int, limit: int) -> list[Message]: ...
+
+
+class Wakeup:
+    """A level-triggered nudge: `set()` from any task, `wait()` returns once per burst."""
+
+    def __init__(self) -> None:
+        self._event = trio.Event()
+
+    def set(self) -> None:
+        self._event.set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+        self._event = trio.Event()
+
+
+@dataclass
+class WatcherState:
+    """What `/health` reports: the cursor and when it last caught up."""
+
+    last_id: int = 0
+    last_poll: float = 0.0
+    errors: int = 0
+    running: bool = False
+
+    @property
+    def lag_seconds(self) -> float:
+        return max(0.0, time.time() - self.last_poll) if self.running else math.inf
+
+
+async def run(
+    source: MessageSource,
+    hub: Hub,
+    wakeup: Wakeup,
+    poll_seconds: float,
+    state: WatcherState,
+    *,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Publish every message with an id above the baseline, in id order; runs until cancelled.
+
+    `task_status.started()` receives the baseline id (the newest message at start), read
+    before any subscriber can connect. A failed poll is logged and retried with backoff.
+    """
+    state.last_id = await source.max_id()
+    state.last_poll = time.time()
+    state.running = True
+    task_status.started(state.last_id)
+    backoff = poll_seconds
+    try:
+        while True:
+            with trio.move_on_after(backoff):
+                await wakeup.wait()
+            try:
+                await _drain(source, hub, state)
+            except StoreUnavailable as e:
+                state.errors += 1
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                logger.warning("watcher poll failed (%s); retrying in %.1fs", e, backoff)
+            else:
+                backoff = poll_seconds
+    finally:
+        state.running = False
+
+
+async def _drain(source: MessageSource, hub: Hub, state: WatcherState) -> None:
+    while True:
+        batch = await source.messages_after(state.last_id, BATCH)
+        for message in batch:
+            hub.publish(Change("new_message", message.session_id, message))
+            state.last_id = message.id
+        state.last_poll = time.time()
+        if len(batch) < BATCH:
+            return

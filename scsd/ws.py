@@ -1,0 +1,145 @@
+"""The WebSocket listener: authenticated, visibility-filtered live events (SPEC §6).
+
+`/ws/{session_id}` subscribes to that session on open; `/ws` waits for `subscribe` calls.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Final
+from urllib.parse import parse_qs, urlsplit
+
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, WebSocketServer
+
+from scsd.auth import Authority, TokenInvalid
+from scsd.events import Identity
+from scsd.hub import Hub
+from scsd.store import Store
+from scsd.ws_session import Connection
+
+logger = logging.getLogger(__name__)
+
+MAX_FRAME_BYTES: Final = 64 * 1024
+CLOSE_GOING_AWAY: Final = 1001
+
+
+@dataclass(frozen=True)
+class WsConfig:
+    allowed_origins: tuple[str, ...] = ()
+    handshake_seconds: float = 10.0
+    ping_interval_seconds: float = 30.0
+    send_timeout_seconds: float = 10.0
+    close_seconds: float = 2.0
+
+
+@dataclass
+class WsStats:
+    connections: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    host: str = ""
+    port: int = 0
+    live: set[WebSocketConnection] = field(default_factory=set)
+
+
+async def serve(
+    hub: Hub,
+    store: Store,
+    authority: Authority,
+    cfg: WsConfig,
+    sock: socket.socket,
+    wait_for_shutdown: Callable[[], Awaitable[object]],
+    stats: WsStats,
+    *,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve WebSocket clients on the bound, listening `sock` until `wait_for_shutdown` returns.
+
+    `task_status.started()` receives the port. At shutdown the listener stops and every open
+    connection is closed with code 1001 (going away), within `cfg.close_seconds`.
+    """
+    listener = trio.SocketListener(trio.socket.from_stdlib_socket(sock))
+    stats.host, stats.port = sock.getsockname()[:2]
+
+    async def handler(request: WebSocketRequest) -> None:
+        identity = await _admit(request, authority, cfg, stats)
+        if identity is None:
+            return
+        ws = await request.accept()
+        stats.connections += 1
+        stats.accepted += 1
+        stats.live.add(ws)
+        try:
+            await Connection(ws, identity, hub, store, cfg).run(_session_from_path(request.path))
+        except* ConnectionClosed:
+            pass  # the peer went away (or stopped reading); nothing more to do
+        except* Exception:
+            # A bug in one connection must not take the listener down with it.
+            logger.exception("WebSocket connection from %s failed", request.remote)
+        finally:
+            stats.connections -= 1
+            stats.live.discard(ws)
+
+    async with trio.open_nursery() as connections:
+        server = WebSocketServer(
+            handler,
+            [listener],
+            handler_nursery=connections,
+            max_message_size=MAX_FRAME_BYTES,
+            connect_timeout=cfg.handshake_seconds,
+            disconnect_timeout=cfg.close_seconds,
+        )
+        async with trio.open_nursery() as accepting:
+            await accepting.start(server.run)
+            task_status.started(stats.port)
+            await wait_for_shutdown()
+            accepting.cancel_scope.cancel()  # stop accepting first
+        with trio.move_on_after(cfg.close_seconds):
+            async with trio.open_nursery() as closing:
+                for ws in list(stats.live):
+                    closing.start_soon(ws.aclose, CLOSE_GOING_AWAY, "server shutting down")
+        connections.cancel_scope.cancel()
+
+
+async def _admit(
+    request: WebSocketRequest, authority: Authority, cfg: WsConfig, stats: WsStats
+) -> Identity | None:
+    """The identity behind a handshake, or None after rejecting it with 401/403/404."""
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers}
+    parts = urlsplit(request.path)
+    if parts.path != "/ws" and not parts.path.startswith("/ws/"):
+        await _reject(request, stats, 404, "unknown path; use /ws or /ws/{session_id}")
+        return None
+    origin = headers.get("origin")
+    if origin is not None and origin.rstrip("/") not in cfg.allowed_origins:
+        await _reject(request, stats, 403, f"origin {origin} is not allowed")
+        return None
+    token = parse_qs(parts.query).get("token", [None])[0]
+    if token is None:
+        scheme, _, value = headers.get("authorization", "").partition(" ")
+        token = value.strip() if scheme.lower() == "bearer" else None
+    if not token:
+        await _reject(request, stats, 401, "a token is required (?token= or Authorization)")
+        return None
+    try:
+        identity, _ = authority.verify(token)
+    except TokenInvalid as e:
+        await _reject(request, stats, 401, str(e))
+        return None
+    return identity
+
+
+async def _reject(request: WebSocketRequest, stats: WsStats, status: int, why: str) -> None:
+    stats.rejected += 1
+    body = json.dumps({"type": "error", "data": {"code": status, "message": why}}).encode()
+    await request.reject(status, extra_headers=[(b"content-type", b"application/json")], body=body)
+
+
+def _session_from_path(path: str) -> str | None:
+    route = urlsplit(path).path
+    return route.removeprefix("/ws/") or None if route.startswith("/ws/") else None

@@ -1,0 +1,217 @@
+"""One WebSocket connection's protocol: calls in, events out, in order, nothing it may not see."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Final
+
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection
+
+from scsd import __version__, validation
+from scsd.errors import NotFound
+from scsd.events import VISIBILITIES, Change, Identity, Message
+from scsd.hub import Hub, Subscription
+from scsd.replies import ToolError
+from scsd.store import Store
+from scsd.visibility import can_see_message
+
+if TYPE_CHECKING:
+    from scsd.ws import WsConfig
+
+logger = logging.getLogger(__name__)
+
+CLOSE_RESYNC: Final = 4001
+CLOSE_POLICY: Final = 1008
+REPLAY_PAGE: Final = 500
+
+
+class Connection:
+    """Runs one accepted socket until the peer leaves or the hub cuts it off.
+
+    All sends of a session's messages happen under one lock, with `_last_sent` per session,
+    so a `since_id` replay and live events interleave without gaps or duplicates.
+    """
+
+    def __init__(
+        self, ws: WebSocketConnection, identity: Identity, hub: Hub, store: Store, cfg: WsConfig
+    ) -> None:
+        self._ws = ws
+        self._identity = identity
+        self._hub = hub
+        self._store = store
+        self._cfg = cfg
+        self._send_lock = trio.Lock()
+        self._last_sent: dict[str, int] = {}
+
+    async def run(self, session_id: str | None) -> None:
+        with self._hub.subscribe() as sub:
+            await self._send(
+                {
+                    "type": "connected",
+                    "data": {
+                        "agent_id": self._identity.agent_id,
+                        "agent_type": self._identity.agent_type,
+                        "server_version": __version__,
+                    },
+                }
+            )
+            if session_id is not None:
+                try:
+                    await self._subscribe(sub, session_id, None, None)
+                except ToolError as e:
+                    await self._send_error(e, None)
+                    await self._ws.aclose(CLOSE_POLICY, e.message[:120])
+                    return
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._pump, sub, nursery.cancel_scope)
+                nursery.start_soon(self._heartbeat)
+                await self._read_calls(sub)
+                nursery.cancel_scope.cancel()
+
+    async def _pump(self, sub: Subscription, scope: trio.CancelScope) -> None:
+        async for change in sub.receive:
+            await self._deliver(change)
+        # The hub closed our channel: we fell too far behind. The client resyncs from its
+        # last id, so nothing is lost.
+        await self._ws.aclose(CLOSE_RESYNC, "resync: too slow, reconnect with since_id")
+        scope.cancel()
+
+    async def _deliver(self, change: Change) -> None:
+        message = change.message
+        if not can_see_message(self._identity, message):
+            return
+        async with self._send_lock:
+            last = self._last_sent.get(change.session_id)
+            if last is None or message.id <= last:
+                return  # unsubscribed meanwhile, or already sent by a replay
+            await self._send_text(change.event_json())
+            self._last_sent[change.session_id] = message.id
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await trio.sleep(self._cfg.ping_interval_seconds)
+            await self._send({"type": "ping"})
+
+    async def _read_calls(self, sub: Subscription) -> None:
+        while True:
+            try:
+                text = await self._ws.get_message()
+            except ConnectionClosed:
+                return
+            call_id: Any = None
+            try:
+                call = json.loads(text)
+                if not isinstance(call, dict):
+                    raise ToolError("INVALID_JSON", "Each frame must be a JSON object.")
+                call_id = call.get("id")
+                await self._dispatch(sub, call, call_id)
+            except ValueError:
+                await self._send_error(ToolError("INVALID_JSON", "Frame is not valid JSON."), None)
+            except ToolError as e:
+                await self._send_error(e, call_id)
+
+    async def _dispatch(self, sub: Subscription, call: Mapping[str, Any], call_id: Any) -> None:
+        if call.get("type") == "ping":
+            await self._send(_with_id({"type": "pong"}, call_id))
+            return
+        tool, args = call.get("tool"), call.get("arguments") or {}
+        if not isinstance(args, dict):
+            raise ToolError("INVALID_INPUT", "arguments must be a JSON object.")
+        if tool == "subscribe":
+            sid = validation.session_id(args.get("session_id"))
+            since = validation.optional_id(args.get("since_id"), "since_id")
+            await self._subscribe(sub, sid, since, call_id)
+        elif tool == "unsubscribe":
+            sid = validation.session_id(args.get("session_id"))
+            sub.discard(sid)
+            self._last_sent.pop(sid, None)
+            await self._send(_with_id({"type": "unsubscribed", "session_id": sid}, call_id))
+        elif tool == "get_messages":
+            sid = validation.session_id(args.get("session_id"))
+            since = validation.optional_id(args.get("since_id"), "since_id")
+            limit = validation.int_range(args.get("limit", 50), "limit", 1, 1000)
+            page = await self._page(sid, since, limit)
+            await self._send(
+                _with_id(
+                    {
+                        "type": "messages",
+                        "session_id": sid,
+                        "data": {"messages": [m.to_json() for m in page], "count": len(page)},
+                    },
+                    call_id,
+                )
+            )
+        elif tool == "get_session_info":
+            sid = validation.session_id(args.get("session_id"))
+            try:
+                session = await self._store.get_session(sid)
+            except NotFound:
+                raise _no_session(sid) from None
+            await self._send(
+                _with_id({"type": "session_info", "session_id": sid, "data": session.to_json()}, call_id)
+            )
+        else:
+            raise ToolError(
+                "UNKNOWN_TOOL",
+                f"Unknown tool {tool!r}; use subscribe, unsubscribe, "
+                'get_messages, get_session_info, or {"type": "ping"}.',
+            )
+
+    async def _subscribe(self, sub: Subscription, sid: str, since: int | None, call_id: Any) -> None:
+        async with self._send_lock:
+            # Follow the hub first, then read: anything committed meanwhile arrives through
+            # the hub too, and `_last_sent` drops the copy.
+            sub.add(sid)
+            try:
+                last_id = await self._store.last_message_id(sid)
+                await self._store.get_session(sid)
+            except NotFound:
+                sub.discard(sid)
+                raise _no_session(sid) from None
+            self._last_sent[sid] = last_id if since is None else since
+            await self._send(
+                _with_id({"type": "subscribed", "session_id": sid, "data": {"last_id": last_id}}, call_id)
+            )
+            while since is not None and self._last_sent[sid] < last_id:
+                page = await self._page(sid, self._last_sent[sid], REPLAY_PAGE)
+                if not page:
+                    break
+                for message in page:
+                    await self._send_text(Change("new_message", sid, message).event_json())
+                    self._last_sent[sid] = message.id
+            self._last_sent[sid] = max(self._last_sent[sid], last_id)
+
+    async def _page(self, sid: str, since: int | None, limit: int) -> list[Message]:
+        try:
+            page = await self._store.get_messages(
+                sid, self._identity, visibilities=VISIBILITIES, since_id=since, limit=limit
+            )
+        except NotFound:
+            raise _no_session(sid) from None
+        return page.messages
+
+    async def _send_error(self, e: ToolError, call_id: Any) -> None:
+        await self._send(_with_id({"type": "error", "data": {"code": e.code, "message": e.message}}, call_id))
+
+    async def _send(self, event: dict[str, Any]) -> None:
+        await self._send_text(json.dumps(event, ensure_ascii=False))
+
+    async def _send_text(self, text: str) -> None:
+        # A peer that stops reading fills the TCP buffer; don't wait on it forever.
+        with trio.move_on_after(self._cfg.send_timeout_seconds) as scope:
+            await self._ws.send_message(text)
+        if scope.cancelled_caught:
+            raise ConnectionClosed(None)
+
+
+def _with_id(event: dict[str, Any], call_id: Any) -> dict[str, Any]:
+    if call_id is not None:
+        event["id"] = call_id
+    return event
+
+
+def _no_session(sid: str) -> ToolError:
+    return ToolError("SESSION_NOT_FOUND", f"Session {sid!r} does not exist.")
