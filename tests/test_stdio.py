@@ -53,3 +53,32 @@ async def test_stdio_local_identity_can_authenticate_without_header(running: Run
     # The token works against the daemon too: same secrets file.
     page = await running.mcp().call("list_sessions", auth_token=reply["token"])
     assert page["success"] and page["sessions"] == []
+
+
+async def test_daemon_and_stdio_writing_at_once_never_see_locked(running: Running) -> None:
+    """Two processes share one SQLite file: concurrent writers all succeed, ids are distinct."""
+    with trio.fail_after(120):
+        token = await running.token("http-agent")
+        sid = (await running.mcp().call("create_session", purpose="x", auth_token=token))["session_id"]
+        results: list[dict[str, object]] = []
+
+        async def http_writer(n: int) -> None:
+            calls = [("add_message", {"session_id": sid, "content": f"http {n}.{i}",
+                                      "auth_token": token}) for i in range(25)]
+            results.extend(await running.mcp().calls(calls))
+
+        async def stdio_writer() -> None:
+            calls = [("add_message", {"session_id": sid, "content": f"stdio {i}"}) for i in range(50)]
+            results.extend(await _stdio(running).calls(calls))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(stdio_writer)
+            for n in range(4):
+                nursery.start_soon(http_writer, n)
+        failures = [r for r in results if not r.get("success")]
+        assert failures == []
+        ids = [r["message_id"] for r in results]
+        assert len(ids) == len(set(ids)) == 150
+        page = await running.mcp().call("get_messages", session_id=sid, limit=1000, auth_token=token)
+    assert page["total_count"] == 150
+    assert [m["id"] for m in page["messages"]] == sorted(ids)

@@ -1,0 +1,37 @@
+"""The path router: /mcp to FastMCP, the rest to the web app, lifespan to the web app only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.types import Receive, Scope, Send
+
+from scsd.asgi import route
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.scopes: list[Scope] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.scopes.append(scope)
+
+
+async def _receive() -> dict[str, Any]:
+    return {}
+
+
+async def _send(message: Any) -> None:
+    return None
+
+
+async def test_routes_mcp_paths_and_lifespan() -> None:
+    web, mcp = Recorder(), Recorder()
+    app = route(web, mcp)
+    for path in ("/mcp", "/mcp/", "/mcpx", "/health", "/ui/"):
+        await app({"type": "http", "path": path, "raw_path": path.encode()}, _receive, _send)
+    await app({"type": "lifespan"}, _receive, _send)
+    assert [s["path"] for s in mcp.scopes] == ["/mcp", "/mcp"]  # "/mcp/" rewritten, no redirect
+    assert mcp.scopes[1]["raw_path"] == b"/mcp"
+    assert [s.get("path") for s in web.scopes] == ["/mcpx", "/health", "/ui/", None]
+    assert web.scopes[-1]["type"] == "lifespan"
