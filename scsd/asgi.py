@@ -14,24 +14,31 @@ from hypercorn.trio.run import worker_serve
 from hypercorn.utils import wrap_app
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from scsd.inflight import InFlight
+
 logger = logging.getLogger(__name__)
 
 
-def route(web_app: ASGIApp, mcp_app: ASGIApp) -> ASGIApp:
-    """An ASGI app sending `/mcp` and `/mcp/...` to `mcp_app`, everything else to `web_app`.
+def route(web_app: ASGIApp, mcp_app: ASGIApp, in_flight: InFlight) -> ASGIApp:
+    """An ASGI app sending `/mcp` and `/mcp/...` to `mcp_app`, everything else to `web_app`,
+    counting HTTP requests in `in_flight`.
 
     Lifespan events go to `web_app` only: the MCP app's lifespan (its session manager) is
     entered once by the daemon, never by hypercorn.
     """
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] != "lifespan" and (path == "/mcp" or path.startswith("/mcp/")):
-            if path == "/mcp/":  # clients configured as `.../mcp/` skip a redirect
-                scope = {**scope, "path": "/mcp", "raw_path": b"/mcp"}
-            await mcp_app(scope, receive, send)
-        else:
+        if scope["type"] == "lifespan":
             await web_app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        with in_flight.track():
+            if path == "/mcp" or path.startswith("/mcp/"):
+                if path == "/mcp/":  # clients configured as `.../mcp/` skip a redirect
+                    scope = {**scope, "path": "/mcp", "raw_path": b"/mcp"}
+                await mcp_app(scope, receive, send)
+            else:
+                await web_app(scope, receive, send)
 
     return app
 
@@ -41,14 +48,34 @@ async def serve(
     sock: socket.socket,
     wait_for_shutdown: Callable[[], Awaitable[Any]],
     grace_seconds: float,
+    in_flight: InFlight,
     *,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve `app` over HTTP on the listening `sock` until `wait_for_shutdown` returns.
+    """Serve `app` (routed with the same `in_flight`) over HTTP on the listening `sock` until
+    `wait_for_shutdown` returns.
 
-    `task_status.started()` receives the bound port. On shutdown hypercorn stops accepting
-    and gives in-flight requests `grace_seconds` to finish.
+    `task_status.started()` receives the bound port. On shutdown hypercorn stops accepting,
+    requests in flight get up to `grace_seconds` to finish, then idle keep-alive connections
+    are dropped at once (hypercorn alone would hold them for the whole grace period).
     """
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(_hypercorn, app, sock, wait_for_shutdown, grace_seconds)
+        task_status.started(port)
+        await wait_for_shutdown()
+        with trio.move_on_after(grace_seconds):
+            await in_flight.wait_idle()
+        nursery.cancel_scope.cancel()
+
+
+async def _hypercorn(
+    app: ASGIApp,
+    sock: socket.socket,
+    wait_for_shutdown: Callable[[], Awaitable[Any]],
+    grace_seconds: float,
+    *,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
     config = HypercornConfig()
     config.graceful_timeout = grace_seconds
     config.errorlog = logging.getLogger("hypercorn.error")

@@ -13,6 +13,7 @@ from scsd.config import Config
 from scsd.events import Endpoints
 from scsd.health import HealthSources
 from scsd.hub import Hub
+from scsd.inflight import InFlight
 from scsd.keys import load_or_create_keys, prepare_data_dir
 from scsd.sdnotify import Notifier
 from scsd.store import open_reader, open_store
@@ -59,7 +60,8 @@ async def run(
             mcp_app = mcp_tools.http_app(mcp_tools.build(svc))
             watcher_state, ws_stats = watcher.WatcherState(), ws.WsStats()
             web = webapp.create_app(store, HealthSources(store, hub, watcher_state, ws_stats))
-            app = asgi.route(web, mcp_app)  # type: ignore[arg-type]  # Quart's scope types are narrower
+            http_in_flight = InFlight()
+            app = asgi.route(web, mcp_app, http_in_flight)  # type: ignore[arg-type]  # Quart's scope types are narrower
             ws_cfg = ws.WsConfig(allowed_origins=config.allowed_origins)
             draining = trio.Event()
             grace = config.shutdown_grace_seconds
@@ -67,8 +69,11 @@ async def run(
                 await core.start(watcher.run, reader, hub, wakeup, config.poll_seconds, watcher_state)
                 if notifier.watchdog_seconds:
                     core.start_soon(_watchdog, notifier, watcher_state)
-                async with mcp_tools.open_session_manager(mcp_app), trio.open_nursery() as edge:
-                    http_port = await edge.start(asgi.serve, app, http_sock, draining.wait, grace)
+                async with trio.open_nursery() as edge:
+                    await edge.start(mcp_tools.run_session_manager, mcp_app, svc.in_flight, draining.wait)
+                    http_port = await edge.start(
+                        asgi.serve, app, http_sock, draining.wait, grace, http_in_flight
+                    )
                     ws_port = await edge.start(
                         ws.serve, hub, store, authority, ws_cfg, ws_sock, draining.wait, ws_stats
                     )

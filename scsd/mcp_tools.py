@@ -9,16 +9,18 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any, cast
 
+import trio
 from fastmcp import FastMCP
 from fastmcp.server.dependencies import get_http_request
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from scsd import __version__
+from scsd.inflight import InFlight
 from scsd.replies import ToolError
 from scsd.tools import Services, ToolFunction, auth_tools, messages, sessions
 
@@ -44,7 +46,7 @@ def build(svc: Services) -> FastMCP:
     """A FastMCP server with every scsd tool registered over `svc`."""
     server: FastMCP = FastMCP("scsd", instructions=INSTRUCTIONS, version=__version__)
     for fn in tool_functions(svc):
-        server.tool(_enveloped(fn))
+        server.tool(_enveloped(fn, svc.in_flight))
     return server
 
 
@@ -63,14 +65,15 @@ async def run_stdio(server: FastMCP) -> None:
     await server.run_async(transport="stdio", show_banner=False)
 
 
-def _enveloped(fn: ToolFunction) -> ToolFunction:
+def _enveloped(fn: ToolFunction, in_flight: InFlight) -> ToolFunction:
     """Turn ToolError into the error envelope, and anything unexpected into an
     INTERNAL_ERROR envelope (logged with its traceback, never sent to the caller)."""
 
     @functools.wraps(fn)
     async def call(*args: Any, **kwargs: Any) -> dict[str, Any]:
         try:
-            result: dict[str, Any] = await fn(*args, **kwargs)
+            with in_flight.track():
+                result: dict[str, Any] = await fn(*args, **kwargs)
         except ToolError as e:
             return e.reply()
         except Exception:
@@ -88,7 +91,22 @@ def _enveloped(fn: ToolFunction) -> ToolFunction:
     return call
 
 
-def open_session_manager(app: ASGIApp) -> AbstractAsyncContextManager[None]:
-    """Enter the MCP app's lifespan (its Streamable HTTP session manager) — exactly once."""
+async def run_session_manager(
+    app: ASGIApp,
+    in_flight: InFlight,
+    wait_for_shutdown: Callable[[], Awaitable[object]],
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run the MCP app's Streamable HTTP session manager (its lifespan, entered exactly once)
+    until `wait_for_shutdown` returns and the tool calls in flight have finished.
+
+    Leaving closes every MCP session, including the idle event streams clients keep open,
+    so hypercorn's drain does not wait the whole grace period for them.
+    """
     starlette_app = cast(Starlette, app)
-    return cast(AbstractAsyncContextManager[None], starlette_app.router.lifespan_context(starlette_app))
+    lifespan = cast(AbstractAsyncContextManager[None], starlette_app.router.lifespan_context(starlette_app))
+    async with lifespan:
+        task_status.started()
+        await wait_for_shutdown()
+        await in_flight.wait_idle()

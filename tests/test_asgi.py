@@ -7,6 +7,7 @@ from typing import Any
 from starlette.types import Receive, Scope, Send
 
 from scsd.asgi import route
+from scsd.inflight import InFlight
 
 
 class Recorder:
@@ -27,7 +28,8 @@ async def _send(message: Any) -> None:
 
 async def test_routes_mcp_paths_and_lifespan() -> None:
     web, mcp = Recorder(), Recorder()
-    app = route(web, mcp)
+    in_flight = InFlight()
+    app = route(web, mcp, in_flight)
     for path in ("/mcp", "/mcp/", "/mcpx", "/health", "/ui/"):
         await app({"type": "http", "path": path, "raw_path": path.encode()}, _receive, _send)
     await app({"type": "lifespan"}, _receive, _send)
@@ -35,3 +37,4 @@ async def test_routes_mcp_paths_and_lifespan() -> None:
     assert mcp.scopes[1]["raw_path"] == b"/mcp"
     assert [s.get("path") for s in web.scopes] == ["/mcpx", "/health", "/ui/", None]
     assert web.scopes[-1]["type"] == "lifespan"
+    assert (in_flight.count, in_flight.total) == (0, 5)  # HTTP requests counted, lifespan not

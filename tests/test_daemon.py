@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import threading
+
 import httpx
+import pytest
 import trio
 from conftest import Running
+from fastmcp import Client
+from fastmcp.client.transports import StreamableHttpTransport
 from helpers import next_event
-from trio_websocket import open_websocket_url
+from trio_websocket import ConnectionClosed, open_websocket_url
+
+from scsd import daemon
+from scsd.config import Config
+from scsd.events import Endpoints
+from scsd.sdnotify import Notifier
 
 
 async def test_message_added_over_mcp_reaches_websocket_subscriber(running: Running) -> None:
@@ -88,3 +100,47 @@ async def test_ui_lists_sessions_escaped(running: Running) -> None:
     assert "&lt;script&gt;x&lt;/script&gt; review" in response.text
     assert "<script>x</script>" not in response.text
     assert "default-src 'self'" in response.headers["content-security-policy"]
+
+
+async def test_shutdown_closes_sockets_1001_and_does_not_wait_for_idle_clients(
+    config: Config,
+) -> None:
+    """An MCP client holding its session open and a WebSocket client do not hold the daemon
+    up: it stops well inside the 5 s grace period and the socket gets 1001 (going away)."""
+    stop, daemon_done = trio.Event(), trio.Event()
+    client_may_leave = threading.Event()
+
+    async def run_daemon(*, task_status: trio.TaskStatus[Endpoints]) -> None:
+        await daemon.run(config, stop.wait, Notifier({}), task_status=task_status)
+        daemon_done.set()
+
+    with trio.fail_after(40):
+        async with trio.open_nursery() as nursery:
+            endpoints = await nursery.start(run_daemon)
+            key = json.loads((config.data_dir / "secrets.json").read_text())["api_key"]
+            idle_client_ready = trio.Event()
+            token_box: list[str] = []
+
+            async def idle_mcp_client() -> None:
+                transport = StreamableHttpTransport(f"{endpoints.http_url}/mcp",
+                                                    headers={"X-API-Key": key})
+                async with Client(transport) as client:
+                    reply = await client.call_tool("authenticate_agent",
+                                                   {"agent_id": "a", "agent_type": "claude"})
+                    token_box.append(reply.structured_content["token"])
+                    trio.from_thread.run_sync(idle_client_ready.set, trio_token=trio_token)
+                    await asyncio.to_thread(client_may_leave.wait, 30)
+
+            trio_token = trio.lowlevel.current_trio_token()
+            nursery.start_soon(trio.to_thread.run_sync, lambda: asyncio.run(idle_mcp_client()))
+            await idle_client_ready.wait()
+            async with open_websocket_url(f"{endpoints.ws_url}/ws?token={token_box[0]}") as ws:
+                await next_event(ws, "connected")
+                stop.set()
+                with trio.fail_after(config.shutdown_grace_seconds - 1):
+                    with pytest.raises(ConnectionClosed) as closed:
+                        while True:
+                            await ws.get_message()
+                    assert closed.value.reason.code == 1001
+                    await daemon_done.wait()
+            client_may_leave.set()

@@ -6,12 +6,13 @@ Nothing here imports FastMCP; `scsd.mcp_tools` registers these functions with it
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from scsd.auth import Authority, TokenInvalid
 from scsd.events import Identity
 from scsd.hub import Hub
+from scsd.inflight import InFlight
 from scsd.replies import ToolError, auth_required, permission_denied
 from scsd.store import Store
 
@@ -21,13 +22,15 @@ ToolFunction = Callable[..., Any]
 @dataclass(frozen=True)
 class Services:
     """What the tools need. `request_headers` returns the current HTTP request's headers
-    (lower-case names), or {} over stdio; `local_identity` is the stdio caller's identity."""
+    (lower-case names), or {} over stdio; `local_identity` is the stdio caller's identity;
+    `in_flight` counts running tool calls for a graceful shutdown."""
 
     store: Store
     hub: Hub
     authority: Authority
     request_headers: Callable[[], Mapping[str, str]]
     local_identity: Identity | None = None
+    in_flight: InFlight = field(default_factory=InFlight)
 
 
 async def identify(svc: Services, auth_token: str | None) -> Identity:
