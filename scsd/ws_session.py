@@ -91,9 +91,15 @@ class Connection:
             self._last_sent[change.session_id] = message.id
 
     async def _heartbeat(self) -> None:
+        """The protocol's `ping` event every interval, plus a WebSocket ping whose pong must
+        come back in time: a peer that vanished without closing is detected and dropped."""
         while True:
             await trio.sleep(self._cfg.ping_interval_seconds)
             await self._send({"type": "ping"})
+            with trio.move_on_after(self._cfg.send_timeout_seconds) as scope:
+                await self._ws.ping()
+            if scope.cancelled_caught:
+                raise ConnectionClosed(None)
 
     async def _read_calls(self, sub: Subscription) -> None:
         while True:

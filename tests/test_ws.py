@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import trio
 from conftest import Running
 from helpers import next_event
-from trio_websocket import ConnectionRejected, open_websocket_url
+from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_url
+
+from scsd import net, ws
+from scsd.auth import Authority
+from scsd.events import Change, Identity, Message
+from scsd.hub import Hub
+from scsd.store import Store, open_store
+from scsd.ws import WsConfig
 
 
 async def _session(running: Running, token: str) -> str:
@@ -114,3 +122,77 @@ async def test_bad_frames_get_errors_and_the_socket_stays_usable(running: Runnin
             assert (await next_event(ws))["data"]["code"] == "INVALID_INPUT"
             await ws.send_message(json.dumps({"type": "ping", "id": 42}))
             assert await next_event(ws) == {"type": "pong", "id": 42}
+
+
+class _Direct:
+    """ws.serve on its own (no daemon), to drive the hub by hand."""
+
+    def __init__(self, hub: Hub, store: Store, authority: Authority, port: int) -> None:
+        self.hub, self.store, self.authority, self.port = hub, store, authority, port
+
+    def token(self, agent_id: str = "alice") -> str:
+        identity = Identity(agent_id, "claude", frozenset({"read", "write"}))
+        return self.authority.issue(identity).token
+
+
+async def _serve_direct(nursery: trio.Nursery, tmp_path: Path, cfg: WsConfig,
+                        buffer: int = 256) -> _Direct:
+    store = await nursery_store(nursery, tmp_path)
+    hub = Hub(buffer)
+    authority = Authority("a" * 20, "b" * 20, "c" * 32, 3600)
+    sock = net.bind("127.0.0.1", 0, "WebSocket", "")
+    stop = trio.Event()
+    port = await nursery.start(ws.serve, hub, store, authority, cfg, sock, stop.wait, ws.WsStats())
+    return _Direct(hub, store, authority, port)
+
+
+async def nursery_store(nursery: trio.Nursery, tmp_path: Path) -> Store:
+    opened: list[Store] = []
+    ready = trio.Event()
+
+    async def hold() -> None:
+        async with open_store(tmp_path / "t.db") as store:
+            opened.append(store)
+            ready.set()
+            await trio.sleep_forever()
+
+    nursery.start_soon(hold)
+    await ready.wait()
+    return opened[0]
+
+
+def _message(session_id: str, message_id: int) -> Change:
+    msg = Message(message_id, session_id, "alice", "claude", f"m{message_id}", "public",
+                  "agent_response", {}, 1_700_000_000_000_000 + message_id, None)
+    return Change("new_message", session_id, msg)
+
+
+async def test_server_heartbeat_pings(nursery: trio.Nursery, tmp_path: Path) -> None:
+    direct = await _serve_direct(nursery, tmp_path, WsConfig(ping_interval_seconds=0.05))
+    with trio.fail_after(10):
+        async with open_websocket_url(f"ws://127.0.0.1:{direct.port}/ws?token={direct.token()}") as c:
+            await next_event(c, "connected")
+            assert await next_event(c, "ping") == {"type": "ping"}
+            assert await next_event(c, "ping") == {"type": "ping"}  # pong was answered: still open
+
+
+async def test_slow_consumer_is_cut_off_with_4001(nursery: trio.Nursery, tmp_path: Path) -> None:
+    """A burst bigger than the subscriber's buffer closes that socket with 4001 ("resync")
+    while another subscriber with room keeps receiving; publish() never blocks."""
+    direct = await _serve_direct(nursery, tmp_path, WsConfig(), buffer=4)
+    session = await direct.store.create_session("p", "alice", {})
+    url = f"ws://127.0.0.1:{direct.port}/ws/{session.id}?token={direct.token()}"
+    with trio.fail_after(10):
+        async with open_websocket_url(url) as slow:
+            await next_event(slow, "subscribed")
+            for n in range(1, 11):  # no checkpoint in between: the socket cannot drain
+                direct.hub.publish(_message(session.id, n))
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    await slow.get_message()
+        assert closed.value.reason.code == 4001
+        assert direct.hub.statistics().dropped == 1
+        async with open_websocket_url(url) as fresh:
+            await next_event(fresh, "subscribed")
+            direct.hub.publish(_message(session.id, 11))
+            assert (await next_event(fresh, "new_message"))["data"]["id"] == 11
