@@ -91,6 +91,18 @@ _ENV_FIELDS: Final[Mapping[str, str]] = {
     "LOG_LEVEL": "log_level",
 }
 
+_FLAGS: Final[Mapping[str, str]] = {
+    "--host": "host",
+    "--port": "port",
+    "--ws-host": "ws_host",
+    "--ws-port": "ws_port",
+    "--db": "db_path",
+    "--data-dir": "data_dir",
+    "--log-level": "log_level",
+    "--agent-id": "agent_id",
+    "--agent-type": "agent_type",
+}
+
 # TOML keys are the field names, plus these friendlier spellings.
 _TOML_ALIASES: Final[Mapping[str, str]] = {
     "db": "db_path",
@@ -149,7 +161,9 @@ def load_config(argv: Sequence[str], environ: Mapping[str, str]) -> Config:
     Raises:
         ConfigError: a flag or value is invalid; the message names it and the fix.
     """
-    args = vars(build_parser().parse_args(list(argv)))
+    parser = build_parser()
+    _check_flags(parser, argv)
+    args = vars(parser.parse_args(list(argv)))
     raw: dict[str, Any] = {"data_dir": default_data_dir(environ)}
     config_file = args.pop("config_file", None)
     if config_file is not None:
@@ -213,7 +227,7 @@ def _convert(name: str, value: Any) -> Any:
     if name == "log_level":
         level = str(value).upper()
         if level not in LOG_LEVELS:
-            raise ConfigError(f"log level must be one of {', '.join(LOG_LEVELS)}, got {value!r}")
+            raise ConfigError(f"{_flag(name)} must be one of {', '.join(LOG_LEVELS)}, got {value!r}")
         return level
     if name in ("api_key", "admin_key", "jwt_secret"):
         if len(str(value)) < 16:
@@ -231,8 +245,8 @@ def _convert(name: str, value: Any) -> Any:
 
 
 def _number(name: str, value: Any, kind: type[int] | type[float]) -> Any:
-    if isinstance(value, bool):
-        raise ConfigError(f"{_flag(name)} must be a number, got {value!r}")
+    if isinstance(value, bool) or (kind is int and isinstance(value, float)):
+        raise ConfigError(f"{_flag(name)} must be a whole number, got {value!r}")
     try:
         return kind(value)
     except (TypeError, ValueError):
@@ -240,9 +254,31 @@ def _number(name: str, value: Any, kind: type[int] | type[float]) -> Any:
 
 
 def _flag(name: str) -> str:
-    env = next((e for e, f in _ENV_FIELDS.items() if f == name), None)
-    flag = "--" + name.removesuffix("_path").removesuffix("_seconds").replace("_", "-")
-    return f"{flag} / {env}" if env else flag
+    """How a user sets `name`: its flag and environment variable, else its TOML key."""
+    ways = [f for f, field_name in _FLAGS.items() if field_name == name]
+    ways += [e for e, field_name in _ENV_FIELDS.items() if field_name == name]
+    return " / ".join(ways) if ways else f"{name} (config file)"
+
+
+def _check_flags(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
+    """Name an unknown `--flag` ourselves: argparse would blame the value after it instead
+    ("invalid choice: '1'") because it takes that value for the subcommand."""
+    for token in argv:
+        if token == "--":
+            return
+        flag = token.split("=", 1)[0]
+        if flag.startswith("--") and flag not in _known_flags(parser):
+            raise ConfigError(f"unknown flag {flag} (see `scsd --help`)")
+
+
+def _known_flags(parser: argparse.ArgumentParser) -> set[str]:
+    known: set[str] = set()
+    for action in parser._actions:
+        known.update(action.option_strings)
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                known |= _known_flags(sub)
+    return known
 
 
 def environ_snapshot() -> dict[str, str]:

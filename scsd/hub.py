@@ -24,6 +24,8 @@ class Subscription:
         self.dropped = False
 
     def add(self, session_id: str) -> None:
+        if self.dropped:
+            return  # cut off: the socket is closing; don't route to a closed channel again
         self.sessions.add(session_id)
         self._hub._by_session.setdefault(session_id, set()).add(self)
 

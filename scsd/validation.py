@@ -14,7 +14,7 @@ MAX_PURPOSE: Final = 1_000
 MAX_METADATA_CHARS: Final = 10_000
 MAX_METADATA_KEYS: Final = 50
 MAX_METADATA_KEY: Final = 100
-_CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # C0 and C1 but \t \n \r
 _SESSION_ID: Final = re.compile(r"session_[0-9a-f]{16}")
 
 
@@ -61,7 +61,8 @@ def metadata(value: object) -> dict[str, Any]:
     if any(len(k) > MAX_METADATA_KEY for k in value):
         raise _bad_metadata(f"metadata keys must be at most {MAX_METADATA_KEY} characters.")
     try:
-        size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+        # allow_nan=False: NaN/Infinity are not JSON, and a browser's JSON.parse rejects them.
+        size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False))
     except (TypeError, ValueError):
         raise _bad_metadata("metadata must contain only JSON values.") from None
     if size > MAX_METADATA_CHARS:

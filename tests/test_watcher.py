@@ -1,0 +1,318 @@
+"""Tests for scsd.watcher: baseline, id order, wake-ups, polling, backoff; one real-SQLite test."""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+from pathlib import Path
+
+import pytest
+import trio
+import trio.testing
+
+from scsd import watcher
+from scsd.errors import StoreUnavailable
+from scsd.events import Change, Identity, Message
+from scsd.hub import Hub
+from scsd.store import open_reader, open_store
+
+S1 = "session_" + "a" * 16
+S2 = "session_" + "b" * 16
+POLL_SECONDS = 10.0
+# autojump_clock tests: a deadline in virtual time, so a lost message fails fast instead of hanging.
+VIRTUAL_DEADLINE_SECONDS = 1000
+
+
+def message(message_id: int, session_id: str = S1) -> Message:
+    return Message(
+        id=message_id,
+        session_id=session_id,
+        sender="agent-a",
+        sender_type="claude",
+        content=f"message {message_id}",
+        visibility="public",
+        message_type="agent_response",
+        metadata={},
+        timestamp=1_700_000_000_000_000 + message_id,
+        parent_message_id=None,
+    )
+
+
+class FakeSource:
+    """An in-memory MessageSource: a list of messages, and a number of polls to fail."""
+
+    def __init__(self, messages: list[Message] | None = None) -> None:
+        self.messages = list(messages or [])
+        self.fail_next = 0
+        self.poll_times: list[float] = []
+        self.after_ids: list[int] = []
+        self.gate: trio.Event | None = None  # when set, a poll holds its snapshot until the gate opens
+
+    def add(self, *ids: int, session_id: str = S1) -> None:
+        self.messages.extend(message(i, session_id) for i in ids)
+
+    async def max_id(self) -> int:
+        await trio.lowlevel.checkpoint()
+        return max((m.id for m in self.messages), default=0)
+
+    async def messages_after(self, after_id: int, limit: int) -> list[Message]:
+        await trio.lowlevel.checkpoint()
+        self.poll_times.append(trio.current_time())
+        self.after_ids.append(after_id)
+        if self.fail_next:
+            self.fail_next -= 1
+            raise StoreUnavailable("disk I/O error")
+        snapshot = sorted((m for m in self.messages if m.id > after_id), key=lambda m: m.id)[:limit]
+        if self.gate is not None:
+            await self.gate.wait()
+        return snapshot
+
+
+async def receive_ids(sub_receive: trio.MemoryReceiveChannel[Change], count: int) -> list[int]:
+    return [(await sub_receive.receive()).message.id for _ in range(count)]
+
+
+async def test_baseline_is_max_id_and_older_messages_are_not_published(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """`started()` gets the newest id at start; only newer messages are published."""
+    with trio.fail_after(VIRTUAL_DEADLINE_SECONDS):
+        source = FakeSource([message(i) for i in (1, 2, 7)])
+        hub, wakeup, state = Hub(buffer=100), watcher.Wakeup(), watcher.WatcherState()
+        with hub.subscribe() as sub:
+            sub.add(S1)
+            async with trio.open_nursery() as nursery:
+                baseline = await nursery.start(watcher.run, source, hub, wakeup, POLL_SECONDS, state)
+                assert baseline == 7
+                assert state.last_id == 7
+                assert state.running
+                await trio.sleep(5 * POLL_SECONDS)  # several idle polls
+                assert source.after_ids and set(source.after_ids) == {7}
+                source.add(8)
+                wakeup.set()
+                assert await receive_ids(sub.receive, 1) == [8]
+                await trio.sleep(5 * POLL_SECONDS)
+                with pytest.raises(trio.WouldBlock):
+                    sub.receive.receive_nowait()
+                nursery.cancel_scope.cancel()
+        assert not state.running
+        assert hub.statistics().published == 1
+
+
+async def test_publishes_in_id_order_across_batches(autojump_clock: trio.testing.MockClock) -> None:
+    """More than one batch of new messages arrives complete and in id order."""
+    with trio.fail_after(VIRTUAL_DEADLINE_SECONDS):
+        source = FakeSource()
+        count = 2 * watcher.BATCH + 17
+        hub, wakeup, state = Hub(buffer=count + 10), watcher.Wakeup(), watcher.WatcherState()
+        with hub.subscribe() as one, hub.subscribe() as two:
+            one.add(S1)
+            two.add(S2)
+            async with trio.open_nursery() as nursery:
+                await nursery.start(watcher.run, source, hub, wakeup, POLL_SECONDS, state)
+                for i in range(1, count + 1):
+                    source.add(i, session_id=S1 if i % 2 else S2)
+                wakeup.set()
+                odd = await receive_ids(one.receive, (count + 1) // 2)
+                even = await receive_ids(two.receive, count // 2)
+                nursery.cancel_scope.cancel()
+        assert odd == list(range(1, count + 1, 2))
+        assert even == list(range(2, count + 1, 2))
+        assert state.last_id == count
+
+
+async def test_wakeup_delivers_before_the_poll_interval(autojump_clock: trio.testing.MockClock) -> None:
+    """An in-process write that sets the Wakeup is published without waiting for the poll."""
+    with trio.fail_after(VIRTUAL_DEADLINE_SECONDS):
+        source = FakeSource([message(1)])
+        hub, wakeup, state = Hub(buffer=10), watcher.Wakeup(), watcher.WatcherState()
+        with hub.subscribe() as sub:
+            sub.add(S1)
+            async with trio.open_nursery() as nursery:
+                await nursery.start(watcher.run, source, hub, wakeup, POLL_SECONDS, state)
+                await trio.sleep(POLL_SECONDS / 2)  # mid-interval: the next poll is 5 s away
+                written_at = trio.current_time()
+                source.add(2)
+                wakeup.set()
+                assert await receive_ids(sub.receive, 1) == [2]
+                assert trio.current_time() - written_at < POLL_SECONDS / 2
+                nursery.cancel_scope.cancel()
+
+
+async def test_each_burst_of_wakeups_delivers_promptly(autojump_clock: trio.testing.MockClock) -> None:
+    """Several bursts of wake-ups each lead to delivery well before the poll interval."""
+    with trio.fail_after(VIRTUAL_DEADLINE_SECONDS):
+        source = FakeSource()
+        hub, wakeup, state = Hub(buffer=10), watcher.Wakeup(), watcher.WatcherState()
+        with hub.subscribe() as sub:
+            sub.add(S1)
+            async with trio.open_nursery() as nursery:
+                await nursery.start(watcher.run, source, hub, wakeup, POLL_SECONDS, state)
+                start = trio.current_time()
+                for i in range(1, 6):
+                    source.add(i)
+                    wakeup.set()
+                    wakeup.set()
+                    assert await receive_ids(sub.receive, 1) == [i]
+                assert trio.current_time() - start < POLL_SECONDS
+                nursery.cancel_scope.cancel()
+
+
+async def test_wakeup_during_a_drain_is_not_lost(autojump_clock: trio.testing.MockClock) -> None:
+    """A write announced while a poll is in flight (after its snapshot) gets its own prompt poll."""
+    with trio.fail_after(VIRTUAL_DEADLINE_SECONDS):
+        source = FakeSource()
+        hub, wakeup, state = Hub(buffer=10), watcher.Wakeup(), watcher.WatcherState()
+        with hub.subscribe() as sub:
+            sub.add(S1)
+            async with trio.open_nursery() as nursery:
+                await nursery.start(watcher.run, source, hub, wakeup, POLL_SECONDS, state)
+                start = trio.current_time()
+                source.gate = trio.Event()
+                polls = len(source.poll_times)
+                source.add(1)
+                wakeup.set()
+                while len(source.poll_times) == polls:  # the watcher took its snapshot: [1]
+                    await trio.lowlevel.checkpoint()
+                source.add(2)
+                wakeup.set()
+                source.gate.set()
+                assert await receive_ids(sub.receive, 2) == [1, 2]
+                assert trio.current_time() - start < POLL_SECONDS
+                nursery.cancel_scope.cancel()
+
+
+async def test_messages_without_wakeup_arrive_by_polling(autojump_clock: trio.testing.MockClock) -> None:
+    """A write nobody announced (another process) is published at the next poll, one interval later."""
+    with trio.fail_after(VIRTUAL_DEADLINE_SECONDS):
+        source = FakeSource()
+        hub, wakeup, state = Hub(buffer=10), watcher.Wakeup(), watcher.WatcherState()
+        with hub.subscribe() as sub:
+            sub.add(S1)
+            async with trio.open_nursery() as nursery:
+                await nursery.start(watcher.run, source, hub, wakeup, POLL_SECONDS, state)
+                written_at = trio.current_time()
+                source.add(1, 2)
+                assert await receive_ids(sub.receive, 2) == [1, 2]
+                assert trio.current_time() - written_at == pytest.approx(POLL_SECONDS)
+                nursery.cancel_scope.cancel()
+
+
+async def test_store_unavailable_is_retried_with_backoff(autojump_clock: trio.testing.MockClock) -> None:
+    """Failed polls are counted and retried after doubling delays, then delivery resumes."""
+    with trio.fail_after(VIRTUAL_DEADLINE_SECONDS):
+        poll = 0.1
+        source = FakeSource()
+        hub, wakeup, state = Hub(buffer=10), watcher.Wakeup(), watcher.WatcherState()
+        with hub.subscribe() as sub:
+            sub.add(S1)
+            async with trio.open_nursery() as nursery:
+                await nursery.start(watcher.run, source, hub, wakeup, poll, state)
+                start = trio.current_time()
+                source.fail_next = 3
+                source.add(1)
+                assert await receive_ids(sub.receive, 1) == [1]
+                assert state.errors == 3
+                assert state.running
+                gaps = [b - a for a, b in itertools.pairwise([start, *source.poll_times])]
+                assert gaps == pytest.approx([0.1, 0.2, 0.4, 0.8])
+                # After a success the interval is back to the poll interval.
+                await trio.sleep(1.0)
+                later = source.poll_times[-3:]
+                assert [b - a for a, b in itertools.pairwise(later)] == pytest.approx([poll, poll])
+                nursery.cancel_scope.cancel()
+
+
+async def test_backoff_is_capped(autojump_clock: trio.testing.MockClock) -> None:
+    """A long outage retries at most every MAX_BACKOFF_SECONDS and the watcher keeps running."""
+    with trio.fail_after(VIRTUAL_DEADLINE_SECONDS):
+        source = FakeSource()
+        hub, wakeup, state = Hub(buffer=10), watcher.Wakeup(), watcher.WatcherState()
+        async with trio.open_nursery() as nursery:
+            await nursery.start(watcher.run, source, hub, wakeup, 0.1, state)
+            source.fail_next = 1000
+            await trio.sleep(120)
+            gaps = [b - a for a, b in itertools.pairwise(source.poll_times)]
+            assert max(gaps) == pytest.approx(watcher.MAX_BACKOFF_SECONDS)
+            assert gaps[-3:] == pytest.approx([watcher.MAX_BACKOFF_SECONDS] * 3)
+            assert state.running
+            assert state.errors == len(source.poll_times)
+            nursery.cancel_scope.cancel()
+
+
+async def test_wakeup_is_level_triggered() -> None:
+    """A set() before wait() is not lost; one wait() consumes a burst of set() calls."""
+    wakeup = watcher.Wakeup()
+    wakeup.set()
+    wakeup.set()
+    with trio.fail_after(10):
+        await wakeup.wait()
+    with trio.move_on_after(0.01) as scope:
+        await wakeup.wait()
+    assert scope.cancelled_caught
+
+
+def test_lag_is_infinite_when_not_running() -> None:
+    state = watcher.WatcherState()
+    assert state.lag_seconds == float("inf")
+
+
+def _insert_from_another_connection(path: Path, session_id: str, contents: list[str]) -> None:
+    """Write messages the way another process would: its own connection, its own commit."""
+    conn = sqlite3.connect(path, timeout=10)
+    try:
+        with conn:
+            for content in contents:
+                conn.execute(
+                    "INSERT INTO messages (session_id, sender, sender_type, content, timestamp)"
+                    " VALUES (?, 'other-process', 'claude', ?, 0)",
+                    [session_id, content],
+                )
+    finally:
+        conn.close()
+
+
+async def test_real_sqlite_write_from_another_connection_is_polled(tmp_path: Path) -> None:
+    """With real SQLite and no wake-up, a commit on a separate connection reaches subscribers."""
+    path = tmp_path / "scsd.db"
+    hub, wakeup, state = Hub(buffer=100), watcher.Wakeup(), watcher.WatcherState()
+    with trio.fail_after(10):
+        async with open_store(path) as store, open_reader(path) as reader:
+            creator = _identity()
+            session = await store.create_session("watch me", creator.agent_id, {})
+            old = await store.add_message(session.id, creator, "before start", "public", {}, None)
+            with hub.subscribe() as sub:
+                sub.add(session.id)
+                async with trio.open_nursery() as nursery:
+                    baseline = await nursery.start(watcher.run, reader, hub, wakeup, 0.02, state)
+                    assert baseline == old.id
+                    await trio.to_thread.run_sync(
+                        _insert_from_another_connection, path, session.id, ["one", "two", "three"]
+                    )
+                    got = [await sub.receive.receive() for _ in range(3)]
+                    nursery.cancel_scope.cancel()
+    assert [c.message.content for c in got] == ["one", "two", "three"]
+    assert [c.message.id for c in got] == [old.id + 1, old.id + 2, old.id + 3]
+    assert all(c.session_id == session.id for c in got)
+
+
+async def test_real_sqlite_in_process_write_wakes_the_watcher(tmp_path: Path) -> None:
+    """A Store write whose on_commit sets the Wakeup is delivered though the poll interval is a minute."""
+    path = tmp_path / "scsd.db"
+    hub, wakeup, state = Hub(buffer=100), watcher.Wakeup(), watcher.WatcherState()
+    with trio.fail_after(10):
+        async with open_store(path, wakeup.set) as store, open_reader(path) as reader:
+            creator = _identity()
+            session = await store.create_session("wake me", creator.agent_id, {})
+            with hub.subscribe() as sub:
+                sub.add(session.id)
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(watcher.run, reader, hub, wakeup, 60.0, state)
+                    sent = await store.add_message(session.id, creator, "hello", "public", {}, None)
+                    got = await sub.receive.receive()
+                    nursery.cancel_scope.cancel()
+    assert got.message == sent
+
+
+def _identity() -> Identity:
+    return Identity("writer", "claude", frozenset({"read", "write"}))
