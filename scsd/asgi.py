@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Final
 
 import trio
 from hypercorn.config import Config as HypercornConfig
@@ -17,6 +17,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from scsd.inflight import InFlight
 
 logger = logging.getLogger(__name__)
+
+# Of the grace period, what is kept back for closing sockets and the database after the
+# HTTP drain, so that the whole process exits within the grace period.
+TEARDOWN_SECONDS: Final = 0.5
 
 
 def route(web_app: ASGIApp, mcp_app: ASGIApp, in_flight: InFlight) -> ASGIApp:
@@ -63,7 +67,7 @@ async def serve(
         port = await nursery.start(_hypercorn, app, sock, wait_for_shutdown, grace_seconds)
         task_status.started(port)
         await wait_for_shutdown()
-        with trio.move_on_after(grace_seconds):
+        with trio.move_on_after(max(grace_seconds - TEARDOWN_SECONDS, 0.0)):
             await in_flight.wait_idle()
         nursery.cancel_scope.cancel()
 

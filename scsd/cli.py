@@ -72,7 +72,8 @@ async def _serve(config: Config, notifier: Notifier, early: _EarlySignals) -> No
     async with trio.open_nursery() as nursery:
         await nursery.start(_wait_for_signal, stop, notifier, early)
         await nursery.start(daemon.run, config, stop.wait, notifier)
-        notifier.notify("READY=1")
+        if not stop.is_set():  # a stop during start-up has already said STOPPING=1
+            notifier.notify("READY=1")
         # Both tasks end by themselves: the signal task after the first signal, daemon.run
         # once it has drained. A second signal falls through to the default: force quit.
     logger.info("scsd stopped")
@@ -94,6 +95,9 @@ async def _wait_for_signal(
         logger.info("received %s", signal.Signals(signum).name)
         notifier.notify("STOPPING=1")
         stop.set()
+    # Closing the receiver restored our early handler; a second signal must force the exit.
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)
 
 
 def _setup_logging(level: str) -> None:
