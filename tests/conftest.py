@@ -38,8 +38,14 @@ class Running:
     def mcp(self, **headers: str) -> McpHttp:
         return McpHttp(self.mcp_url, headers)
 
-    async def token(self, agent_id: str, agent_type: str = "claude", *, admin: bool = False,
-                    permissions: list[str] | None = None) -> str:
+    async def token(
+        self,
+        agent_id: str,
+        agent_type: str = "claude",
+        *,
+        admin: bool = False,
+        permissions: list[str] | None = None,
+    ) -> str:
         """A token minted through the real authenticate_agent tool."""
         key = self.secrets["admin_key" if admin else "api_key"]
         args: dict[str, Any] = {"agent_id": agent_id, "agent_type": agent_type}

@@ -36,8 +36,9 @@ async def test_message_added_over_mcp_reaches_websocket_subscriber(running: Runn
             assert connected["data"]["agent_id"] == "alice"
             subscribed = await next_event(ws)
             assert subscribed == {"type": "subscribed", "session_id": sid, "data": {"last_id": 0}}
-            added = await mcp.call("add_message", session_id=sid, content="hello, watchers",
-                                   metadata={"k": 1})
+            added = await mcp.call(
+                "add_message", session_id=sid, content="hello, watchers", metadata={"k": 1}
+            )
             assert added["success"], added
             event = await next_event(ws, "new_message")
         assert event["session_id"] == sid
@@ -82,8 +83,7 @@ async def test_health_reports_components(running: Running) -> None:
     body = response.json()
     assert body["status"] == "ok"
     assert body["database"]["path"] == str(running.config.database)
-    assert body["websocket"] == {"host": "127.0.0.1", "port": running.endpoints.ws_port,
-                                 "connections": 0}
+    assert body["websocket"] == {"host": "127.0.0.1", "port": running.endpoints.ws_port, "connections": 0}
     assert body["watcher"]["last_id"] == 0 and body["watcher"]["status"] == "ok"
 
 
@@ -122,11 +122,11 @@ async def test_shutdown_closes_sockets_1001_and_does_not_wait_for_idle_clients(
             token_box: list[str] = []
 
             async def idle_mcp_client() -> None:
-                transport = StreamableHttpTransport(f"{endpoints.http_url}/mcp",
-                                                    headers={"X-API-Key": key})
+                transport = StreamableHttpTransport(f"{endpoints.http_url}/mcp", headers={"X-API-Key": key})
                 async with Client(transport) as client:
-                    reply = await client.call_tool("authenticate_agent",
-                                                   {"agent_id": "a", "agent_type": "claude"})
+                    reply = await client.call_tool(
+                        "authenticate_agent", {"agent_id": "a", "agent_type": "claude"}
+                    )
                     token_box.append(reply.structured_content["token"])
                     trio.from_thread.run_sync(idle_client_ready.set, trio_token=trio_token)
                     await asyncio.to_thread(client_may_leave.wait, 30)

@@ -26,7 +26,8 @@ async def test_bad_token_is_refused(running: Running) -> None:
 async def test_wrong_or_missing_api_key_is_auth_failed(running: Running) -> None:
     with trio.fail_after(20):
         wrong = await running.mcp(**{"X-API-Key": "nope"}).call(
-            "authenticate_agent", agent_id="a", agent_type="claude")
+            "authenticate_agent", agent_id="a", agent_type="claude"
+        )
         missing = await running.mcp().call("authenticate_agent", agent_id="a", agent_type="claude")
     assert wrong["code"] == missing["code"] == "AUTH_FAILED"
     assert wrong["success"] is False and "token" not in wrong
@@ -36,13 +37,18 @@ async def test_agent_key_never_mints_admin(running: Running) -> None:
     with trio.fail_after(20):
         mcp = running.mcp(**{"X-API-Key": running.secrets["api_key"]})
         for agent_type in ("claude", "admin", "system"):
-            reply = await mcp.call("authenticate_agent", agent_id="eve", agent_type=agent_type,
-                                   requested_permissions=["read", "write", "admin"])
+            reply = await mcp.call(
+                "authenticate_agent",
+                agent_id="eve",
+                agent_type=agent_type,
+                requested_permissions=["read", "write", "admin"],
+            )
             assert reply["success"] and "admin" not in reply["permissions"], reply
         token = await running.token("eve", permissions=["read", "write", "admin"])
         sid = (await running.mcp().call("create_session", purpose="p", auth_token=token))["session_id"]
-        denied = await running.mcp().call("add_message", session_id=sid, content="secret",
-                                          visibility="admin_only", auth_token=token)
+        denied = await running.mcp().call(
+            "add_message", session_id=sid, content="secret", visibility="admin_only", auth_token=token
+        )
     assert denied["code"] == "PERMISSION_DENIED"
 
 
@@ -52,10 +58,10 @@ async def test_admin_key_grants_admin_and_admin_sees_everything(running: Running
         alice = await running.token("alice")
         mcp = running.mcp()
         sid = (await mcp.call("create_session", purpose="p", auth_token=alice))["session_id"]
-        await mcp.call("add_message", session_id=sid, content="mine", visibility="private",
-                       auth_token=alice)
-        posted = await mcp.call("add_message", session_id=sid, content="ops", visibility="admin_only",
-                                auth_token=admin)
+        await mcp.call("add_message", session_id=sid, content="mine", visibility="private", auth_token=alice)
+        posted = await mcp.call(
+            "add_message", session_id=sid, content="ops", visibility="admin_only", auth_token=admin
+        )
         assert posted["success"], posted
         seen_by_admin = await mcp.call("get_messages", session_id=sid, auth_token=admin)
         seen_by_alice = await mcp.call("get_messages", session_id=sid, auth_token=alice)
@@ -79,8 +85,7 @@ async def test_visibility_rules_and_filter_only_narrows(running: Running) -> Non
         mcp = running.mcp()
         sid = (await mcp.call("create_session", purpose="p", auth_token=alice))["session_id"]
         for content, level in (("pub", "public"), ("priv", "private"), ("team", "agent_only")):
-            await mcp.call("add_message", session_id=sid, content=content, visibility=level,
-                           auth_token=alice)
+            await mcp.call("add_message", session_id=sid, content=content, visibility=level, auth_token=alice)
 
         async def seen(token: str, flt: str | None = None) -> list[str]:
             args = {"session_id": sid, "auth_token": token}
@@ -95,8 +100,7 @@ async def test_visibility_rules_and_filter_only_narrows(running: Running) -> Non
         assert await seen(bob, "admin_only") == []
         assert await seen(bob, "private") == []
         assert await seen(carol, "agent_only") == ["team"]
-        bogus = await mcp.call("get_messages", session_id=sid, visibility_filter="bogus",
-                               auth_token=bob)
+        bogus = await mcp.call("get_messages", session_id=sid, visibility_filter="bogus", auth_token=bob)
     assert bogus["code"] == "INVALID_VISIBILITY"
 
 
@@ -107,12 +111,15 @@ async def test_bad_input_gets_clear_codes(running: Running) -> None:
         sid = (await mcp.call("create_session", purpose="p", auth_token=token))["session_id"]
         blank = await mcp.call("add_message", session_id=sid, content=" \x00 \n", auth_token=token)
         huge = await mcp.call("add_message", session_id=sid, content="x" * 100_001, auth_token=token)
-        missing = await mcp.call("add_message", session_id="session_ffffffffffffffff", content="x",
-                                 auth_token=token)
-        parent = await mcp.call("add_message", session_id=sid, content="x", parent_message_id=999,
-                                auth_token=token)
-        level = await mcp.call("add_message", session_id=sid, content="x", visibility="secret",
-                               auth_token=token)
+        missing = await mcp.call(
+            "add_message", session_id="session_ffffffffffffffff", content="x", auth_token=token
+        )
+        parent = await mcp.call(
+            "add_message", session_id=sid, content="x", parent_message_id=999, auth_token=token
+        )
+        level = await mcp.call(
+            "add_message", session_id=sid, content="x", visibility="secret", auth_token=token
+        )
         limit = await mcp.call("get_messages", session_id=sid, limit=1001, auth_token=token)
         page = await mcp.call("get_messages", session_id=sid, auth_token=token)
     assert blank["code"] == "INVALID_INPUT"
@@ -130,9 +137,9 @@ async def test_threads_via_parent_message_id(running: Running) -> None:
         mcp = running.mcp()
         sid = (await mcp.call("create_session", purpose="p", auth_token=token))["session_id"]
         root = await mcp.call("add_message", session_id=sid, content="q", auth_token=token)
-        reply = await mcp.call("add_message", session_id=sid, content="a", auth_token=token,
-                               parent_message_id=root["message_id"])
-        page = await mcp.call("get_messages", session_id=sid, since_id=root["message_id"],
-                              auth_token=token)
+        reply = await mcp.call(
+            "add_message", session_id=sid, content="a", auth_token=token, parent_message_id=root["message_id"]
+        )
+        page = await mcp.call("get_messages", session_id=sid, since_id=root["message_id"], auth_token=token)
     assert reply["success"]
     assert page["messages"][0]["parent_message_id"] == root["message_id"]

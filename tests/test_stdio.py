@@ -15,8 +15,19 @@ def _stdio(running: Running, agent_id: str = "cli-agent") -> McpStdio:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHARED_CONTEXT_")}
     return McpStdio(
         sys.executable,
-        ["-m", "scsd", "stdio", "--agent-id", agent_id, "--agent-type", "claude",
-         "--data-dir", str(running.config.data_dir), "--log-level", "WARNING"],
+        [
+            "-m",
+            "scsd",
+            "stdio",
+            "--agent-id",
+            agent_id,
+            "--agent-type",
+            "claude",
+            "--data-dir",
+            str(running.config.data_dir),
+            "--log-level",
+            "WARNING",
+        ],
         env,
     )
 
@@ -28,10 +39,12 @@ async def test_message_from_stdio_process_reaches_daemon_subscriber(running: Run
         sid = (await running.mcp().call("create_session", purpose="x", auth_token=token))["session_id"]
         async with open_websocket_url(f"{running.endpoints.ws_url}/ws/{sid}?token={token}") as ws:
             await next_event(ws, "subscribed")
-            replies = await _stdio(running).calls([
-                ("add_message", {"session_id": sid, "content": "from another process"}),
-                ("get_messages", {"session_id": sid}),
-            ])
+            replies = await _stdio(running).calls(
+                [
+                    ("add_message", {"session_id": sid, "content": "from another process"}),
+                    ("get_messages", {"session_id": sid}),
+                ]
+            )
             event = await next_event(ws, "new_message")
     added, page = replies
     assert added["success"], added
@@ -43,10 +56,18 @@ async def test_message_from_stdio_process_reaches_daemon_subscriber(running: Run
 
 async def test_stdio_local_identity_can_authenticate_without_header(running: Running) -> None:
     with trio.fail_after(60):
-        replies = await _stdio(running).calls([
-            ("authenticate_agent", {"agent_id": "cli-agent", "agent_type": "claude",
-                                    "requested_permissions": ["read", "write", "admin"]}),
-        ])
+        replies = await _stdio(running).calls(
+            [
+                (
+                    "authenticate_agent",
+                    {
+                        "agent_id": "cli-agent",
+                        "agent_type": "claude",
+                        "requested_permissions": ["read", "write", "admin"],
+                    },
+                ),
+            ]
+        )
     reply = replies[0]
     assert reply["success"], reply
     assert reply["permissions"] == ["read", "write"]  # never admin without the admin key
@@ -63,8 +84,10 @@ async def test_daemon_and_stdio_writing_at_once_never_see_locked(running: Runnin
         results: list[dict[str, object]] = []
 
         async def http_writer(n: int) -> None:
-            calls = [("add_message", {"session_id": sid, "content": f"http {n}.{i}",
-                                      "auth_token": token}) for i in range(25)]
+            calls = [
+                ("add_message", {"session_id": sid, "content": f"http {n}.{i}", "auth_token": token})
+                for i in range(25)
+            ]
             results.extend(await running.mcp().calls(calls))
 
         async def stdio_writer() -> None:

@@ -32,10 +32,14 @@ async def test_private_message_never_reaches_another_agents_socket(running: Runn
         async with open_websocket_url(f"{running.endpoints.ws_url}/ws/{sid}?token={bob}") as ws:
             await next_event(ws, "subscribed")
             mcp = running.mcp()
-            for content, level in (("alice only", "private"), ("claudes only", "agent_only"),
-                                   ("everyone", "public")):
-                await mcp.call("add_message", session_id=sid, content=content, visibility=level,
-                               auth_token=alice)
+            for content, level in (
+                ("alice only", "private"),
+                ("claudes only", "agent_only"),
+                ("everyone", "public"),
+            ):
+                await mcp.call(
+                    "add_message", session_id=sid, content=content, visibility=level, auth_token=alice
+                )
             event = await next_event(ws, "new_message")
     # Ids are delivered in order, so the public message arriving first proves the others
     # were withheld rather than late.
@@ -46,11 +50,13 @@ async def test_sender_sees_own_private_message(running: Running) -> None:
     with trio.fail_after(30):
         alice = await running.token("alice")
         sid = await _session(running, alice)
-        async with open_websocket_url(f"{running.endpoints.ws_url}/ws/{sid}",
-                                      extra_headers=[("Authorization", f"Bearer {alice}")]) as ws:
+        async with open_websocket_url(
+            f"{running.endpoints.ws_url}/ws/{sid}", extra_headers=[("Authorization", f"Bearer {alice}")]
+        ) as ws:
             await next_event(ws, "subscribed")
-            await running.mcp().call("add_message", session_id=sid, content="note to self",
-                                     visibility="private", auth_token=alice)
+            await running.mcp().call(
+                "add_message", session_id=sid, content="note to self", visibility="private", auth_token=alice
+            )
             event = await next_event(ws, "new_message")
     assert event["data"]["content"] == "note to self"
 
@@ -66,8 +72,9 @@ async def test_handshake_without_valid_token_is_refused(running: Running, query:
 async def test_foreign_browser_origin_is_refused(running: Running) -> None:
     token = await running.token("alice")
     with trio.fail_after(20), pytest.raises(ConnectionRejected) as caught:
-        async with open_websocket_url(f"{running.endpoints.ws_url}/ws?token={token}",
-                                      extra_headers=[("Origin", "http://evil.example")]):
+        async with open_websocket_url(
+            f"{running.endpoints.ws_url}/ws?token={token}", extra_headers=[("Origin", "http://evil.example")]
+        ):
             pass
     assert caught.value.status_code == 403
 
@@ -92,8 +99,15 @@ async def test_multi_session_socket_with_since_id_replay(running: Running) -> No
         await mcp.call("add_message", session_id=sid, content="m2", auth_token=alice)
         async with open_websocket_url(f"{running.endpoints.ws_url}/ws?token={alice}") as ws:
             await next_event(ws, "connected")
-            await ws.send_message(json.dumps({"tool": "subscribe", "id": 7, "arguments": {
-                "session_id": sid, "since_id": first["message_id"]}}))
+            await ws.send_message(
+                json.dumps(
+                    {
+                        "tool": "subscribe",
+                        "id": 7,
+                        "arguments": {"session_id": sid, "since_id": first["message_id"]},
+                    }
+                )
+            )
             subscribed = await next_event(ws)
             assert subscribed["type"] == "subscribed" and subscribed["id"] == 7
             replayed = await next_event(ws, "new_message")
@@ -103,8 +117,7 @@ async def test_multi_session_socket_with_since_id_replay(running: Running) -> No
             await mcp.call("add_message", session_id=other, content="elsewhere", auth_token=alice)
             await mcp.call("add_message", session_id=sid, content="m3", auth_token=alice)
             live = [await next_event(ws, "new_message"), await next_event(ws, "new_message")]
-    assert [(e["session_id"], e["data"]["content"]) for e in live] == [
-        (other, "elsewhere"), (sid, "m3")]
+    assert [(e["session_id"], e["data"]["content"]) for e in live] == [(other, "elsewhere"), (sid, "m3")]
 
 
 async def test_bad_frames_get_errors_and_the_socket_stays_usable(running: Running) -> None:
@@ -135,8 +148,7 @@ class _Direct:
         return self.authority.issue(identity).token
 
 
-async def _serve_direct(nursery: trio.Nursery, tmp_path: Path, cfg: WsConfig,
-                        buffer: int = 256) -> _Direct:
+async def _serve_direct(nursery: trio.Nursery, tmp_path: Path, cfg: WsConfig, buffer: int = 256) -> _Direct:
     store = await nursery_store(nursery, tmp_path)
     hub = Hub(buffer)
     authority = Authority("a" * 20, "b" * 20, "c" * 32, 3600)
@@ -162,8 +174,18 @@ async def nursery_store(nursery: trio.Nursery, tmp_path: Path) -> Store:
 
 
 def _message(session_id: str, message_id: int) -> Change:
-    msg = Message(message_id, session_id, "alice", "claude", f"m{message_id}", "public",
-                  "agent_response", {}, 1_700_000_000_000_000 + message_id, None)
+    msg = Message(
+        message_id,
+        session_id,
+        "alice",
+        "claude",
+        f"m{message_id}",
+        "public",
+        "agent_response",
+        {},
+        1_700_000_000_000_000 + message_id,
+        None,
+    )
     return Change("new_message", session_id, msg)
 
 
