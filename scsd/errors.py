@@ -25,3 +25,7 @@ class NotFound(LookupError):
 
 class StoreUnavailable(Exception):
     """The database could not be read or written (disk full, I/O error, locked too long)."""
+
+
+class AlreadyExists(Exception):
+    """The caller asked not to overwrite, and the thing exists."""

@@ -134,3 +134,38 @@ class Endpoints:
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
+
+
+@dataclass(frozen=True)
+class MemoryEntry:
+    """One live memory entry of one agent, global (`session_id` None) or session-scoped."""
+
+    agent_id: str
+    session_id: str | None
+    key: str
+    value: Any
+    metadata: Mapping[str, Any]
+    created_at: int
+    updated_at: int
+    expires_at: int | None
+    value_size: int
+
+    @property
+    def scope(self) -> str:
+        return "global" if self.session_id is None else "session"
+
+    def to_json(self, *, with_value: bool = True) -> JsonObject:
+        body: JsonObject = {
+            "key": self.key,
+            "scope": self.scope,
+            "session_id": self.session_id,
+            "created_at": iso_from_micros(self.created_at),
+            "updated_at": iso_from_micros(self.updated_at),
+            "expires_at": None if self.expires_at is None else iso_from_micros(self.expires_at),
+        }
+        if with_value:
+            body["value"] = self.value
+            body["metadata"] = dict(self.metadata)
+        else:
+            body["value_size"] = self.value_size
+        return body

@@ -1,6 +1,7 @@
 """Versioned schema migrations, tracked in `PRAGMA user_version`.
 
-Each migration is a tuple of statements run one by one inside a single `BEGIN IMMEDIATE`
+Each migration is a tuple of steps (SQL statements, or Python functions for data that SQL
+cannot compute) run one by one inside a single `BEGIN IMMEDIATE`
 transaction, so two processes opening a fresh file at once cannot both apply it, and a failing
 statement raises instead of being skipped. sqlite-utils' `Migrations` opens a deferred
 transaction, which can race there; hence this small runner.
@@ -8,12 +9,32 @@ transaction, which can race there; hence this small runner.
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Callable
 from typing import Final
 
 from scsd.errors import StartupError
+from scsd.textfold import searchable
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
+Step = str | Callable[[sqlite3.Connection], None]
+
+
+def _index_existing_messages(conn: sqlite3.Connection) -> None:
+    rows = conn.execute("SELECT id, session_id, sender, content, metadata FROM messages")
+    conn.executemany(
+        "INSERT INTO messages_fts (rowid, text, sid) VALUES (?, ?, ?)",
+        ((r[0], searchable(r[2], r[3], json.loads(r[4]), True), fts_session(r[1])) for r in rows),
+    )
+
+
+def fts_session(session_id: str) -> str:
+    """The session column of the search index: the id's hex part (every id shares its
+    `session_` prefix, whose trigrams would match every row)."""
+    return session_id.removeprefix("session_")
+
+
+MIGRATIONS: Final[tuple[tuple[Step, ...], ...]] = (
     # 1: sessions, messages, memory, audit log. Times are integer microseconds since the epoch.
     (
         """CREATE TABLE sessions (
@@ -72,6 +93,18 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "CREATE INDEX idx_audit_agent ON audit_log (agent_id, timestamp)",
         "CREATE INDEX idx_audit_session ON audit_log (session_id, timestamp)",
     ),
+    # 2: search index and revoked tokens. The index holds folded text (lower-case, no accents),
+    # written by the store in the same transaction as the message: SQLite's trigram tokenizer
+    # here cannot fold accents itself, and a trigger could not call our fold().
+    (
+        "CREATE VIRTUAL TABLE messages_fts USING fts5 (text, sid, tokenize = 'trigram')",
+        _index_existing_messages,
+        """CREATE TABLE revoked_tokens (
+            token_id TEXT PRIMARY KEY,
+            expires_at INTEGER NOT NULL
+        )""",
+        "CREATE INDEX idx_audit_event ON audit_log (event_type, timestamp)",
+    ),
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)
@@ -91,9 +124,12 @@ def migrate(conn: sqlite3.Connection, path: str) -> int:
                 f"database {path} has schema version {found}, newer than this scsd "
                 f"understands ({SCHEMA_VERSION}); upgrade scsd or use another --db"
             )
-        for statements in MIGRATIONS[found:]:
-            for statement in statements:
-                conn.execute(statement)
+        for steps in MIGRATIONS[found:]:
+            for step in steps:
+                if callable(step):
+                    step(conn)
+                else:
+                    conn.execute(step)
         # PRAGMA does not take parameters; the value is our own integer.
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
         conn.execute("COMMIT")

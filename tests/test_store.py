@@ -257,7 +257,7 @@ async def test_last_message_id_and_statistics(tmp_path: Path) -> None:
             assert await store.last_message_id() == m2.id
             assert await store.last_message_id(a.id) == m1.id
             assert await store.last_message_id("session_0000000000000000") == 0
-            assert await store.statistics() == {"sessions": 2, "messages": 2}
+            assert await store.statistics() == {"sessions": 2, "messages": 2, "memory_entries": 0}
 
 
 async def test_data_survives_reopening(tmp_path: Path) -> None:

@@ -1,0 +1,95 @@
+"""The audit log, revoked tokens, and counts for health and metrics."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlite_utils
+
+from scsd.events import iso_from_micros
+from scsd.store._lane import Lane, dump, now_micros
+
+
+class AuditOps(Lane):
+    async def audit(
+        self,
+        event_type: str,
+        agent_id: str,
+        *,
+        session_id: str | None = None,
+        resource: str | None = None,
+        result: str = "success",
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        def run(db: sqlite_utils.Database) -> None:
+            db.execute(
+                "INSERT INTO audit_log (timestamp, event_type, agent_id, session_id, resource,"
+                " result, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [now_micros(), event_type, agent_id, session_id, resource, result, dump(metadata or {})],
+            )
+
+        # Audit rows are not changes subscribers care about: no wake-up.
+        await self._write(run, notify=False)
+
+    async def audit_entries(
+        self, limit: int, offset: int, agent_id: str | None, session_id: str | None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Audit rows, newest first, optionally for one agent and/or session; and their total."""
+        where, args = "1", []
+        if agent_id is not None:
+            where += " AND agent_id = ?"
+            args.append(agent_id)
+        if session_id is not None:
+            where += " AND session_id = ?"
+            args.append(session_id)
+
+        def run(db: sqlite_utils.Database) -> tuple[list[dict[str, Any]], int]:
+            rows = db.execute(
+                "SELECT id, timestamp, event_type, agent_id, session_id, resource, result, metadata"
+                f" FROM audit_log WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",
+                [*args, limit, offset],
+            ).fetchall()
+            total = db.execute(f"SELECT count(*) FROM audit_log WHERE {where}", args).fetchone()[0]
+            entries = [
+                {"id": r[0], "timestamp": iso_from_micros(r[1]), "event_type": r[2], "agent_id": r[3],
+                 "session_id": r[4], "resource": r[5], "result": r[6], "metadata": json.loads(r[7])}
+                for r in rows
+            ]  # fmt: skip
+            return entries, int(total)
+
+        return await self._call(run)
+
+    async def revoke_token(self, token_id: str, expires_at_seconds: int) -> None:
+        def run(db: sqlite_utils.Database) -> None:
+            db.execute(
+                "INSERT OR IGNORE INTO revoked_tokens (token_id, expires_at) VALUES (?, ?)",
+                [token_id, expires_at_seconds * 1_000_000],
+            )
+
+        await self._write(run, notify=False)
+
+    async def is_revoked(self, token_id: str) -> bool:
+        def run(db: sqlite_utils.Database) -> bool:
+            row = db.execute("SELECT 1 FROM revoked_tokens WHERE token_id = ?", [token_id]).fetchone()
+            return row is not None
+
+        return await self._call(run)
+
+    async def sweep_revoked_tokens(self) -> int:
+        """Forget revocations of tokens that have expired anyway; returns how many."""
+
+        def run(db: sqlite_utils.Database) -> int:
+            return db.execute("DELETE FROM revoked_tokens WHERE expires_at <= ?", [now_micros()]).rowcount
+
+        return await self._write(run, notify=False)
+
+    async def statistics(self) -> dict[str, int]:
+        def run(db: sqlite_utils.Database) -> dict[str, int]:
+            return {
+                "sessions": int(db.execute("SELECT count(*) FROM sessions").fetchone()[0]),
+                "messages": int(db.execute("SELECT count(*) FROM messages").fetchone()[0]),
+                "memory_entries": int(db.execute("SELECT count(*) FROM agent_memory").fetchone()[0]),
+            }
+
+        return await self._call(run)

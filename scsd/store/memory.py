@@ -1,0 +1,129 @@
+"""Agent memory: per-agent key/value entries, global or session-scoped, with expiry."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, Final
+
+import sqlite_utils
+
+from scsd.errors import AlreadyExists, NotFound
+from scsd.events import MemoryEntry
+from scsd.store._lane import Lane, dump, now_micros, session_exists
+
+ALL_SCOPES: Final = "all"
+_COLUMNS: Final = "agent_id, session_id, key, value, metadata, created_at, updated_at, expires_at"
+_SCOPE: Final = "agent_id = ? AND ifnull(session_id, '') = ifnull(?, '') AND key = ?"
+_LIVE: Final = "(expires_at IS NULL OR expires_at > ?)"
+
+
+def _entry(row: Sequence[Any]) -> MemoryEntry:
+    return MemoryEntry(
+        row[0], row[1], row[2], json.loads(row[3]), json.loads(row[4]), row[5], row[6], row[7], len(row[3])
+    )
+
+
+class MemoryOps(Lane):
+    async def set_memory(
+        self,
+        agent_id: str,
+        session_id: str | None,
+        key: str,
+        value: Any,
+        metadata: dict[str, Any],
+        expires_in_seconds: int | None,
+        overwrite: bool,
+    ) -> MemoryEntry:
+        """Store `value` under `key`; overwriting keeps `created_at`.
+
+        Raises:
+            NotFound: the session does not exist.
+            AlreadyExists: a live entry exists and `overwrite` is false.
+        """
+        text, meta = dump(value), dump(metadata)
+
+        def run(db: sqlite_utils.Database) -> MemoryEntry:
+            if session_id is not None and not session_exists(db, session_id):
+                raise NotFound("session", session_id)
+            now = now_micros()
+            expires_at = None if expires_in_seconds is None else now + expires_in_seconds * 1_000_000
+            ident = [agent_id, session_id, key]
+            row = db.execute(
+                f"SELECT created_at, expires_at FROM agent_memory WHERE {_SCOPE}", ident
+            ).fetchone()
+            live = row is not None and (row[1] is None or row[1] > now)
+            if live and not overwrite:
+                raise AlreadyExists(key)
+            created_at = row[0] if live else now
+            db.execute(f"DELETE FROM agent_memory WHERE {_SCOPE}", ident)
+            db.execute(
+                f"INSERT INTO agent_memory ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [*ident, text, meta, created_at, now, expires_at],
+            )
+            return MemoryEntry(
+                agent_id, session_id, key, value, metadata, created_at, now, expires_at, len(text)
+            )
+
+        return await self._write(run)
+
+    async def get_memory(self, agent_id: str, session_id: str | None, key: str) -> MemoryEntry:
+        """Raises NotFound when there is no live entry."""
+
+        def run(db: sqlite_utils.Database) -> MemoryEntry:
+            row = db.execute(
+                f"SELECT {_COLUMNS} FROM agent_memory WHERE {_SCOPE} AND {_LIVE}",
+                [agent_id, session_id, key, now_micros()],
+            ).fetchone()
+            if row is None:
+                raise NotFound("memory", key)
+            return _entry(row)
+
+        return await self._call(run)
+
+    async def list_memory(
+        self, agent_id: str, session_id: str | None, prefix: str | None, limit: int
+    ) -> list[MemoryEntry]:
+        """Live entries, newest update first: global ones (`session_id` None), one session's,
+        or all (`session_id == "all"`). `prefix` is matched literally."""
+        where, args = f"agent_id = ? AND {_LIVE}", [agent_id, now_micros()]
+        if session_id is None:
+            where += " AND session_id IS NULL"
+        elif session_id != ALL_SCOPES:
+            where += " AND session_id = ?"
+            args.append(session_id)
+        if prefix:
+            where += " AND substr(key, 1, ?) = ?"
+            args.extend([len(prefix), prefix])
+
+        def run(db: sqlite_utils.Database) -> list[MemoryEntry]:
+            rows = db.execute(
+                f"SELECT {_COLUMNS} FROM agent_memory WHERE {where} ORDER BY updated_at DESC, key LIMIT ?",
+                [*args, limit],
+            ).fetchall()
+            return [_entry(r) for r in rows]
+
+        return await self._call(run)
+
+    async def delete_memory(self, agent_id: str, session_id: str | None, key: str) -> None:
+        """Raises NotFound when there is no live entry (an expired one is removed anyway)."""
+
+        def run(db: sqlite_utils.Database) -> int:
+            ident = [agent_id, session_id, key]
+            live = db.execute(f"DELETE FROM agent_memory WHERE {_SCOPE} AND {_LIVE}", [*ident, now_micros()])
+            db.execute(f"DELETE FROM agent_memory WHERE {_SCOPE}", ident)
+            return live.rowcount
+
+        if await self._write(run) == 0:
+            raise NotFound("memory", key)
+
+    async def sweep_expired_memory(self) -> int:
+        """Delete every expired entry of every agent; returns how many."""
+
+        def run(db: sqlite_utils.Database) -> int:
+            cursor = db.execute(
+                "DELETE FROM agent_memory WHERE expires_at IS NOT NULL AND expires_at <= ?", [now_micros()]
+            )
+            return cursor.rowcount
+
+        return await self._write(run, notify=False)
