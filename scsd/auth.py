@@ -35,6 +35,13 @@ class TokenInvalid(Exception):
 
 
 @dataclass(frozen=True)
+class Verified:
+    identity: Identity
+    token_id: str
+    expires_at: int  # seconds since the epoch
+
+
+@dataclass(frozen=True)
 class IssuedToken:
     token: str
     identity: Identity
@@ -86,11 +93,16 @@ class Authority:
         return IssuedToken(token, identity, now, now + self._ttl)
 
     def verify(self, token: str) -> tuple[Identity, str]:
-        """The identity a token carries and its id (jti).
+        """The identity a token carries and its id (jti). Revocation is the store's to check.
 
         Raises:
             TokenInvalid: bad signature, wrong issuer or audience, expired, or malformed.
         """
+        verified = self.inspect(token)
+        return verified.identity, verified.token_id
+
+    def inspect(self, token: str) -> Verified:
+        """Like `verify`, with the token's expiry too."""
         try:
             claims = jwt.decode(
                 token,
@@ -112,7 +124,7 @@ class Authority:
         if not isinstance(agent_id, str) or not isinstance(agent_type, str) or not isinstance(perms, list):
             raise TokenInvalid("token lacks agent claims")
         identity = Identity(agent_id, agent_type, frozenset(str(p) for p in perms) & ALL_PERMISSIONS)
-        return identity, str(claims["jti"])
+        return Verified(identity, str(claims["jti"]), int(claims["exp"]))
 
 
 def normalize_agent_type(agent_type: str) -> str:

@@ -64,6 +64,7 @@ class Config:
     jwt_secret: Secret | None = None
     allowed_origins: tuple[str, ...] = ()
     subscriber_buffer: int = 256
+    sweep_interval_seconds: float = 60.0
     token_ttl_seconds: int = 24 * 3600
     agent_id: str = "local-agent"
     agent_type: str = "claude"
@@ -89,6 +90,12 @@ _ENV_FIELDS: Final[Mapping[str, str]] = {
     "SHARED_CONTEXT_AGENT_ID": "agent_id",
     "SHARED_CONTEXT_AGENT_TYPE": "agent_type",
     "LOG_LEVEL": "log_level",
+}
+
+_SECONDS_BOUNDS: Final[Mapping[str, tuple[float, float]]] = {
+    "poll_seconds": (0.001, 60),
+    "shutdown_grace_seconds": (0.001, 60),
+    "sweep_interval_seconds": (0.01, 3600),
 }
 
 _FLAGS: Final[Mapping[str, str]] = {
@@ -210,10 +217,11 @@ def _convert(name: str, value: Any) -> Any:
         if not 0 <= port <= 65535:
             raise ConfigError(f"{_flag(name)} must be between 0 and 65535, got {value!r}")
         return port
-    if name in ("poll_seconds", "shutdown_grace_seconds"):
+    if name in _SECONDS_BOUNDS:
+        low, high = _SECONDS_BOUNDS[name]
         seconds = _number(name, value, float)
-        if not 0.001 <= seconds <= 60:
-            raise ConfigError(f"{_flag(name)} must be between 0.001 and 60 seconds, got {value!r}")
+        if not low <= seconds <= high:
+            raise ConfigError(f"{_flag(name)} must be between {low:g} and {high:g} seconds, got {value!r}")
         return seconds
     if name in ("subscriber_buffer", "token_ttl_seconds"):
         n = _number(name, value, int)

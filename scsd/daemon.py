@@ -7,11 +7,11 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
-from scsd import asgi, mcp_tools, net, watcher, webapp, ws
+from scsd import asgi, mcp_tools, net, sweeper, watcher, webapp, ws
 from scsd.auth import Authority
 from scsd.config import Config
 from scsd.events import Endpoints
-from scsd.health import HealthSources
+from scsd.health import HealthSources, runtime_report
 from scsd.hub import Hub
 from scsd.inflight import InFlight
 from scsd.keys import load_or_create_keys, prepare_data_dir
@@ -56,9 +56,12 @@ async def run(
                 keys.jwt_secret.reveal(),
                 config.token_ttl_seconds,
             )
-            svc = Services(store, hub, authority, mcp_tools.http_headers)
-            mcp_app = mcp_tools.http_app(mcp_tools.build(svc))
             watcher_state, ws_stats = watcher.WatcherState(), ws.WsStats()
+            svc = Services(
+                store, hub, authority, mcp_tools.http_headers,
+                runtime=lambda: runtime_report(hub, watcher_state, ws_stats),
+            )  # fmt: skip
+            mcp_app = mcp_tools.http_app(mcp_tools.build(svc))
             web = webapp.create_app(store, HealthSources(store, hub, watcher_state, ws_stats))
             http_in_flight = InFlight()
             app = asgi.route(web, mcp_app, http_in_flight)  # type: ignore[arg-type]  # Quart's scope types are narrower
@@ -67,6 +70,7 @@ async def run(
             grace = config.shutdown_grace_seconds
             async with trio.open_nursery() as core:
                 await core.start(watcher.run, reader, hub, wakeup, config.poll_seconds, watcher_state)
+                await core.start(sweeper.run, store, config.sweep_interval_seconds)
                 if notifier.watchdog_seconds:
                     core.start_soon(_watchdog, notifier, watcher_state)
                 async with trio.open_nursery() as edge:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from scsd import __version__
+from scsd.errors import StoreUnavailable
 from scsd.hub import Hub
 from scsd.store import Store
 from scsd.watcher import WatcherState
@@ -23,28 +24,30 @@ class HealthSources:
     ws: WsStats
 
 
+def runtime_report(hub: Hub, watcher: WatcherState, ws: WsStats) -> dict[str, Any]:
+    """The live components' counters, for health and `get_performance_metrics`."""
+    stats = hub.statistics()
+    lag = watcher.lag_seconds
+    return {
+        "websocket": {"host": ws.host, "port": ws.port, "connections": ws.connections,
+                      "accepted": ws.accepted, "rejected": ws.rejected},
+        "hub": {"subscribers": stats.subscribers, "dropped": stats.dropped, "published": stats.published},
+        "watcher": {"last_id": watcher.last_id, "errors": watcher.errors,
+                    "lag_seconds": round(lag, 3) if watcher.running else None},
+    }  # fmt: skip
+
+
 async def report(src: HealthSources) -> tuple[dict[str, Any], bool]:
     """The health document of SPEC §6, and whether every component is up."""
     database: dict[str, Any] = {"path": str(src.store.path)}
     try:
         database.update(await src.store.statistics())
         database["status"] = "ok"
-    except Exception as e:  # health must report a broken database, not crash on it
+    except StoreUnavailable as e:
         database.update(status="error", error=str(e))
-    lag = src.watcher.lag_seconds
-    watcher_ok = src.watcher.running and lag <= MAX_WATCHER_LAG_SECONDS
+    watcher_ok = src.watcher.running and src.watcher.lag_seconds <= MAX_WATCHER_LAG_SECONDS
     healthy = database["status"] == "ok" and watcher_ok and src.ws.port != 0
-    hub = src.hub.statistics()
-    return {
-        "status": "ok" if healthy else "degraded",
-        "version": __version__,
-        "database": database,
-        "websocket": {"host": src.ws.host, "port": src.ws.port, "connections": src.ws.connections},
-        "watcher": {
-            "status": "ok" if watcher_ok else "down",
-            "last_id": src.watcher.last_id,
-            "lag_seconds": round(lag, 3) if watcher_ok else None,
-            "errors": src.watcher.errors,
-        },
-        "hub": {"subscribers": hub.subscribers, "dropped": hub.dropped, "published": hub.published},
-    }, healthy
+    body = runtime_report(src.hub, src.watcher, src.ws)
+    body["watcher"]["status"] = "ok" if watcher_ok else "down"
+    return {"status": "ok" if healthy else "degraded", "version": __version__, "database": database,
+            **body}, healthy  # fmt: skip

@@ -9,20 +9,24 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any, cast
 
 import trio
 from fastmcp import FastMCP
+from fastmcp.exceptions import ResourceError
 from fastmcp.server.dependencies import get_http_request
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from scsd import __version__
+from scsd.errors import StoreUnavailable
 from scsd.inflight import InFlight
 from scsd.replies import ToolError
-from scsd.tools import Services, ToolFunction, auth_tools, messages, sessions
+from scsd.tools import Services, ToolFunction, auth_tools, memory, messages, ops, search, sessions
+from scsd.tools.resources import build_prompts, build_resources
 
 logger = logging.getLogger(__name__)
 
@@ -46,12 +50,23 @@ def build(svc: Services) -> FastMCP:
     """A FastMCP server with every scsd tool registered over `svc`."""
     server: FastMCP = FastMCP("scsd", instructions=INSTRUCTIONS, version=__version__)
     for fn in tool_functions(svc):
-        server.tool(_enveloped(fn, svc.in_flight))
+        server.tool(_enveloped(fn, svc))
+    for uri, handler in build_resources(svc).items():
+        server.resource(uri, mime_type="application/json")(_as_resource(handler))
+    for name, handler in build_prompts(svc).items():
+        server.prompt(name=name)(_as_resource(handler))
     return server
 
 
 def tool_functions(svc: Services) -> list[ToolFunction]:
-    return [*auth_tools.build(svc), *sessions.build(svc), *messages.build(svc)]
+    return [
+        *auth_tools.build(svc),
+        *sessions.build(svc),
+        *messages.build(svc),
+        *search.build(svc),
+        *memory.build(svc),
+        *ops.build(svc),
+    ]
 
 
 def http_app(server: FastMCP) -> ASGIApp:
@@ -65,30 +80,57 @@ async def run_stdio(server: FastMCP) -> None:
     await server.run_async(transport="stdio", show_banner=False)
 
 
-def _enveloped(fn: ToolFunction, in_flight: InFlight) -> ToolFunction:
+def _enveloped(fn: ToolFunction, svc: Services) -> ToolFunction:
     """Turn ToolError into the error envelope, and anything unexpected into an
-    INTERNAL_ERROR envelope (logged with its traceback, never sent to the caller)."""
+    INTERNAL_ERROR envelope (logged with its traceback, never sent to the caller); count the
+    call in the metrics and in the calls in flight."""
+    name = fn.__name__
 
     @functools.wraps(fn)
     async def call(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        started = time.perf_counter()
+        result: dict[str, Any]
         try:
-            with in_flight.track():
-                result: dict[str, Any] = await fn(*args, **kwargs)
+            with svc.in_flight.track():
+                result = await fn(*args, **kwargs)
         except ToolError as e:
-            return e.reply()
+            result = e.reply()
+        except StoreUnavailable as e:
+            logger.warning("tool %s: %s", name, e)
+            result = ToolError(
+                "DATABASE_UNAVAILABLE",
+                "The database is busy or unavailable; nothing was written. Retry in a few seconds.",
+                severity="error",
+                context={"retry_after": 5},
+            ).reply()
         except Exception:
-            logger.exception("tool %s failed", fn.__name__)
-            return ToolError(
+            logger.exception("tool %s failed", name)
+            result = ToolError(
                 "INTERNAL_ERROR",
-                f"{fn.__name__} failed inside the server; the error is in the server log.",
+                f"{name} failed inside the server; the error is in the server log.",
                 suggestions=["Retry; if it persists, report it with the server log"],
                 severity="error",
             ).reply()
+        svc.metrics.record(name, time.perf_counter() - started, ok=bool(result.get("success")))
         return result
 
     # Resolve string annotations here: FastMCP reads the wrapper's signature.
     call.__signature__ = inspect.signature(fn, eval_str=True)  # type: ignore[attr-defined]
     return call
+
+
+def _as_resource(fn: Callable[..., Awaitable[str]]) -> Callable[..., Awaitable[str]]:
+    """Resources and prompts report a ToolError as FastMCP's error, with our message."""
+
+    @functools.wraps(fn)
+    async def read(*args: Any, **kwargs: Any) -> str:
+        try:
+            return await fn(*args, **kwargs)
+        except ToolError as e:
+            raise ResourceError(f"{e.code}: {e.message}") from None
+
+    read.__signature__ = inspect.signature(fn, eval_str=True)  # type: ignore[attr-defined]
+    return read
 
 
 async def run_session_manager(

@@ -106,3 +106,15 @@ def _bad_metadata(message: str) -> ToolError:
     return ToolError(
         "INVALID_METADATA_FORMAT", message, suggestions=["Pass a small JSON object, or omit metadata"]
     )
+
+
+def number_range(value: object, field: str, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise invalid_input(f"{field} must be a number from {low:g} to {high:g}; got {value!r}.", field)
+    return float(value)
+
+
+def boolean(value: object, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise invalid_input(f"{field} must be true or false; got {value!r}.", field)
+    return value

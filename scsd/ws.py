@@ -67,7 +67,7 @@ async def serve(
     stats.host, stats.port = sock.getsockname()[:2]
 
     async def handler(request: WebSocketRequest) -> None:
-        identity = await _admit(request, authority, cfg, stats)
+        identity = await _admit(request, authority, store, cfg, stats)
         if identity is None:
             return
         ws = await request.accept()
@@ -107,7 +107,7 @@ async def serve(
 
 
 async def _admit(
-    request: WebSocketRequest, authority: Authority, cfg: WsConfig, stats: WsStats
+    request: WebSocketRequest, authority: Authority, store: Store, cfg: WsConfig, stats: WsStats
 ) -> Identity | None:
     """The identity behind a handshake, or None after rejecting it with 401/403/404."""
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers}
@@ -127,7 +127,9 @@ async def _admit(
         await _reject(request, stats, 401, "a token is required (?token= or Authorization)")
         return None
     try:
-        identity, _ = authority.verify(token)
+        identity, token_id = authority.verify(token)
+        if await store.is_revoked(token_id):
+            raise TokenInvalid("token was replaced by refresh_token; use the new one")
     except TokenInvalid as e:
         await _reject(request, stats, 401, str(e))
         return None

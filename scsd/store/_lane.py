@@ -13,7 +13,7 @@ from typing import Any, Final, TypeVar
 import sqlite_utils
 import trio
 
-from scsd.errors import StartupError
+from scsd.errors import StartupError, StoreUnavailable
 from scsd.events import Message, Session
 
 T = TypeVar("T")
@@ -58,7 +58,11 @@ class Lane:
         self._one_at_a_time = trio.CapacityLimiter(1)
 
     async def _call(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
-        return await trio.to_thread.run_sync(fn, self._db, limiter=self._one_at_a_time)
+        try:
+            return await trio.to_thread.run_sync(fn, self._db, limiter=self._one_at_a_time)
+        except sqlite3.OperationalError as e:
+            # Busy past the timeout, disk full, I/O error: the caller may retry later.
+            raise StoreUnavailable(f"database unavailable: {e}") from e
 
     async def _write(self, fn: Callable[[sqlite_utils.Database], T], *, notify: bool = True) -> T:
         """Run `fn` in one write transaction; wake the watcher after it commits."""

@@ -9,10 +9,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from scsd.auth import Authority, TokenInvalid
+from scsd.auth import Authority, TokenInvalid, Verified
 from scsd.events import Identity
 from scsd.hub import Hub
 from scsd.inflight import InFlight
+from scsd.metrics import Metrics
 from scsd.replies import ToolError, auth_required, permission_denied
 from scsd.store import Store
 
@@ -23,7 +24,8 @@ ToolFunction = Callable[..., Any]
 class Services:
     """What the tools need. `request_headers` returns the current HTTP request's headers
     (lower-case names), or {} over stdio; `local_identity` is the stdio caller's identity;
-    `in_flight` counts running tool calls for a graceful shutdown."""
+    `in_flight` counts running tool calls for a graceful shutdown; `runtime` reports the
+    live components (sockets, hub, watcher) for metrics."""
 
     store: Store
     hub: Hub
@@ -31,6 +33,8 @@ class Services:
     request_headers: Callable[[], Mapping[str, str]]
     local_identity: Identity | None = None
     in_flight: InFlight = field(default_factory=InFlight)
+    metrics: Metrics = field(default_factory=Metrics)
+    runtime: Callable[[], dict[str, Any]] = dict
 
 
 async def identify(svc: Services, auth_token: str | None) -> Identity:
@@ -46,15 +50,27 @@ async def identify(svc: Services, auth_token: str | None) -> Identity:
             return svc.local_identity
         raise auth_required()
     try:
-        identity, _token_id = svc.authority.verify(token)
+        return (await check_token(svc, token)).identity
     except TokenInvalid as e:
         await svc.store.audit("authentication_failed", "unknown", result=str(e))
         raise ToolError(
             "TOKEN_AUTHENTICATION_FAILED",
             f"The token was refused: {e}.",
             suggestions=["Call authenticate_agent again for a fresh token"],
+            context={"recovery_method": "authenticate_agent"},
         ) from None
-    return identity
+
+
+async def check_token(svc: Services, token: str) -> Verified:
+    """A token's identity, if its signature holds, it has not expired and was not revoked.
+
+    Raises:
+        TokenInvalid: otherwise.
+    """
+    verified = svc.authority.inspect(token)
+    if await svc.store.is_revoked(verified.token_id):
+        raise TokenInvalid("token was replaced by refresh_token; use the new one")
+    return verified
 
 
 async def require(svc: Services, auth_token: str | None, permission: str) -> Identity:

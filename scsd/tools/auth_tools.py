@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from scsd.auth import MAX_AGENT_ID, MAX_AGENT_TYPE, normalize_agent_type
+from scsd.auth import MAX_AGENT_ID, MAX_AGENT_TYPE, TokenInvalid, normalize_agent_type
 from scsd.events import Identity, iso_from_micros
 from scsd.replies import ToolError, invalid_input, ok
-from scsd.tools import Services, ToolFunction
+from scsd.tools import Services, ToolFunction, check_token
 
 
 def build(svc: Services) -> list[ToolFunction]:
@@ -54,7 +54,32 @@ def build(svc: Services) -> list[ToolFunction]:
             token_format="jwt",
         )
 
-    return [authenticate_agent]
+    async def refresh_token(current_token: str) -> dict[str, Any]:
+        """Trade a still-valid token for a new one with the same identity and permissions.
+        The old token stops working at once."""
+        try:
+            old = await check_token(svc, current_token if isinstance(current_token, str) else "")
+        except TokenInvalid as e:
+            await svc.store.audit("token_refresh_failed", "unknown", result=str(e))
+            raise ToolError(
+                "TOKEN_REFRESH_FAILED",
+                f"Cannot refresh this token: {e}.",
+                suggestions=["Call authenticate_agent with the API key for a new token"],
+                recoverable=False,
+            ) from None
+        issued = svc.authority.issue(old.identity)
+        await svc.store.revoke_token(old.token_id, old.expires_at)
+        await svc.store.audit("token_refreshed", old.identity.agent_id)
+        return ok(
+            token=issued.token,
+            expires_in=issued.expires_at - issued.issued_at,
+            expires_at=iso_from_micros(issued.expires_at * 1_000_000),
+            issued_at=iso_from_micros(issued.issued_at * 1_000_000),
+            token_type="Bearer",
+            token_format="jwt",
+        )
+
+    return [authenticate_agent, refresh_token]
 
 
 def _key_level(svc: Services) -> str | None:

@@ -1,15 +1,20 @@
-"""Message tools: add_message and get_messages."""
+"""Message tools: add_message, get_messages, wait_for_messages."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
+
+import trio
 
 from scsd import validation
 from scsd.errors import NotFound
-from scsd.events import iso_from_micros
+from scsd.events import VISIBILITIES, Identity, iso_from_micros
 from scsd.replies import ToolError, invalid_input, ok, permission_denied, session_not_found
+from scsd.store import MessagePage
 from scsd.tools import Services, ToolFunction, identify, require
-from scsd.visibility import narrow
+from scsd.visibility import can_see_message, narrow
+
+WAIT_BATCH: Final = 100
 
 
 def build(svc: Services) -> list[ToolFunction]:
@@ -85,4 +90,48 @@ def build(svc: Services) -> list[ToolFunction]:
             has_more=offset + len(page.messages) < page.total_count,
         )
 
-    return [add_message, get_messages]
+    async def wait_for_messages(
+        session_id: str, since_id: int, timeout_seconds: float = 30, auth_token: str | None = None
+    ) -> dict[str, Any]:
+        """Wait until a message newer than since_id that you may see exists (returned at once
+        if there already is one), or until timeout_seconds (1-60) pass. Lets agents wait for
+        each other without polling."""
+        who = await identify(svc, auth_token)
+        sid = validation.session_id(session_id)
+        after = validation.int_range(since_id, "since_id", 0, 2**63 - 1)
+        timeout = validation.number_range(timeout_seconds, "timeout_seconds", 1, 60)
+        page: MessagePage | None = None
+        with trio.move_on_after(timeout):
+            page = await _wait_visible(svc, who, sid, after)
+        messages = page.messages if page else []
+        return ok(
+            messages=[m.to_json() for m in messages],
+            count=len(messages),
+            timed_out=page is None,
+            last_id=messages[-1].id if messages else after,
+        )
+
+    return [add_message, get_messages, wait_for_messages]
+
+
+async def _wait_visible(svc: Services, who: Identity, sid: str, after: int) -> MessagePage:
+    """The first non-empty page of visible messages after `after`, waiting on the hub."""
+    while True:
+        with svc.hub.subscribe() as sub:
+            # Follow first, then read: a message committed between the two still wakes us.
+            sub.add(sid)
+            while True:
+                try:
+                    page = await svc.store.get_messages(
+                        sid, who, visibilities=VISIBILITIES, since_id=after, limit=WAIT_BATCH
+                    )
+                except NotFound:
+                    raise session_not_found(sid) from None
+                if page.messages:
+                    return page
+                try:
+                    change = await sub.receive.receive()
+                    while not can_see_message(who, change.message) or change.message.id <= after:
+                        change = await sub.receive.receive()
+                except trio.EndOfChannel:
+                    break  # cut off by the hub (a burst); subscribe again and re-read

@@ -1,0 +1,35 @@
+"""The sweeper: deletes expired memory and stale token revocations on a schedule."""
+
+from __future__ import annotations
+
+import logging
+
+import trio
+
+from scsd.errors import StoreUnavailable
+from scsd.store import Store
+
+logger = logging.getLogger(__name__)
+
+
+async def run(
+    store: Store,
+    interval_seconds: float,
+    *,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Sweep once at start, then every `interval_seconds`; runs until cancelled.
+
+    A failed sweep (database busy or unavailable) is logged and tried again next time.
+    """
+    task_status.started()
+    while True:
+        try:
+            memory = await store.sweep_expired_memory()
+            tokens = await store.sweep_revoked_tokens()
+        except StoreUnavailable as e:
+            logger.warning("sweep failed, will retry: %s", e)
+        else:
+            if memory or tokens:
+                logger.debug("swept %d expired memory entries, %d old revocations", memory, tokens)
+        await trio.sleep(interval_seconds)
