@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 
-from scsd import mcp_tools
+import trio
+
+from scsd import mcp_tools, watcher
 from scsd.auth import DEFAULT_PERMISSIONS, TYPE_PERMISSIONS, Authority, normalize_agent_type
 from scsd.config import Config
 from scsd.events import Identity
 from scsd.hub import Hub
 from scsd.keys import load_or_create_keys, prepare_data_dir
-from scsd.store import open_store
+from scsd.store import open_reader, open_store
 from scsd.tools import Services
 
 logger = logging.getLogger(__name__)
@@ -27,22 +29,26 @@ async def run(config: Config) -> None:
     """Serve MCP over stdio until the client closes stdin.
 
     Writes commit to the shared database; the daemon's watcher delivers them to browsers
-    and sockets. No listener is opened here.
+    and sockets. This process runs its own watcher too, so `wait_for_messages` wakes for
+    messages written by the daemon or any other process. No listener is opened here.
     """
     prepare_data_dir(config.data_dir)
     keys = load_or_create_keys(config)
-    async with open_store(config.database) as store:
+    wakeup = watcher.Wakeup()
+    async with open_store(config.database, wakeup.set) as store, open_reader(config.database) as reader:
         authority = Authority(
             keys.api_key.reveal(), keys.admin_key.reveal(), keys.jwt_secret.reveal(), config.token_ttl_seconds
         )
         identity = local_identity(config)
-        svc = Services(
-            store, Hub(config.subscriber_buffer), authority, mcp_tools.http_headers, local_identity=identity
-        )
+        hub = Hub(config.subscriber_buffer)
+        svc = Services(store, hub, authority, mcp_tools.http_headers, local_identity=identity)
         logger.info(
             "scsd stdio: serving MCP as %s (%s) on %s",
             identity.agent_id,
             identity.agent_type,
             config.database,
         )
-        await mcp_tools.run_stdio(mcp_tools.build(svc))
+        async with trio.open_nursery() as nursery:
+            await nursery.start(watcher.run, reader, hub, wakeup, config.poll_seconds, watcher.WatcherState())
+            await mcp_tools.run_stdio(mcp_tools.build(svc))
+            nursery.cancel_scope.cancel()

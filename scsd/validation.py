@@ -58,6 +58,8 @@ def metadata(value: object) -> dict[str, Any]:
         raise _bad_metadata('metadata must be a JSON object, like {"topic": "auth"}.')
     if len(value) > MAX_METADATA_KEYS:
         raise _bad_metadata(f"metadata has {len(value)} keys; the limit is {MAX_METADATA_KEYS}.")
+    if not all(isinstance(k, str) for k in value):
+        raise _bad_metadata("metadata keys must be strings.")
     if any(len(k) > MAX_METADATA_KEY for k in value):
         raise _bad_metadata(f"metadata keys must be at most {MAX_METADATA_KEY} characters.")
     try:

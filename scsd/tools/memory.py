@@ -25,7 +25,7 @@ def build(svc: Services) -> list[ToolFunction]:
         value: Any,
         session_id: str | None = None,
         expires_in: int | str | None = None,
-        metadata: dict[str, Any] | None = None,
+        metadata: Any = None,
         overwrite: bool = True,
         auth_token: str | None = None,
     ) -> dict[str, Any]:

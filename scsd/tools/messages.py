@@ -22,7 +22,7 @@ def build(svc: Services) -> list[ToolFunction]:
         session_id: str,
         content: str,
         visibility: str = "public",
-        metadata: dict[str, Any] | None = None,
+        metadata: Any = None,
         parent_message_id: int | None = None,
         auth_token: str | None = None,
     ) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from rapidfuzz import fuzz
 
 from scsd import validation
 from scsd.errors import NotFound
-from scsd.events import VISIBILITIES
+from scsd.events import VISIBILITIES, iso_from_micros
 from scsd.replies import ToolError, ok, session_not_found
 from scsd.store import MessagePage
 from scsd.textfold import fold, searchable
@@ -101,7 +101,7 @@ def build(svc: Services) -> list[ToolFunction]:
             sid, who, visibilities=VISIBILITIES, limit=limit, time_range=(start, end)))  # fmt: skip
         return ok(
             messages=[m.to_json() for m in page.messages],
-            timerange={"start": start_time, "end": end_time},
+            timerange={"start": iso_from_micros(start), "end": iso_from_micros(end)},
             count=len(page.messages),
         )
 

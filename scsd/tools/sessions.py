@@ -15,7 +15,7 @@ RECENT_MESSAGES = 50
 
 def build(svc: Services) -> list[ToolFunction]:
     async def create_session(
-        purpose: str, metadata: dict[str, Any] | None = None, auth_token: str | None = None
+        purpose: str, metadata: Any = None, auth_token: str | None = None
     ) -> dict[str, Any]:
         """Create a shared session that agents post messages to. Needs the write permission."""
         who = await require(svc, auth_token, "write")
