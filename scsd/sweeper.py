@@ -18,18 +18,22 @@ async def run(
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Sweep once at start, then every `interval_seconds`; runs until cancelled.
-
-    A failed sweep (database busy or unavailable) is logged and tried again next time.
+    """Sweep once, report `started()`, then sweep every `interval_seconds`; runs until
+    cancelled. A failed sweep (database busy or unavailable) is logged and tried again later.
     """
+    await _sweep(store)
     task_status.started()
     while True:
-        try:
-            memory = await store.sweep_expired_memory()
-            tokens = await store.sweep_revoked_tokens()
-        except StoreUnavailable as e:
-            logger.warning("sweep failed, will retry: %s", e)
-        else:
-            if memory or tokens:
-                logger.debug("swept %d expired memory entries, %d old revocations", memory, tokens)
         await trio.sleep(interval_seconds)
+        await _sweep(store)
+
+
+async def _sweep(store: Store) -> None:
+    try:
+        memory = await store.sweep_expired_memory()
+        tokens = await store.sweep_revoked_tokens()
+    except StoreUnavailable as e:
+        logger.warning("sweep failed, will retry: %s", e)
+    else:
+        if memory or tokens:
+            logger.debug("swept %d expired memory entries, %d old revocations", memory, tokens)

@@ -185,3 +185,28 @@ async def test_concurrent_first_opens_migrate_exactly_once(tmp_path: Path) -> No
         for db in dbs:
             db.close()
     assert sorted(found) == [0] + [schema.SCHEMA_VERSION] * 3
+
+
+def test_upgrade_from_version_1_indexes_existing_messages(tmp_path: Path) -> None:
+    """A database written by schema 1 gets its messages into the search index on upgrade."""
+    path = tmp_path / "v1.db"
+    conn = sqlite3.connect(path)
+    conn.execute("BEGIN IMMEDIATE")
+    for statement in schema.MIGRATIONS[0]:
+        assert isinstance(statement, str)
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute(
+        "INSERT INTO sessions (id, purpose, created_by, created_at, updated_at)"
+        " VALUES ('session_00000000000000aa', 'p', 'a', 1, 1)"
+    )
+    conn.execute(
+        "INSERT INTO messages (session_id, sender, sender_type, content, metadata, timestamp)"
+        " VALUES ('session_00000000000000aa', 'Alice', 'claude', 'Le Café ouvre',"
+        ' \'{"tag": "Ünïcode"}\', 2)'
+    )
+    conn.execute("COMMIT")
+    assert schema.migrate(conn, str(path)) == 1
+    rows = conn.execute("SELECT rowid, text, sid FROM messages_fts").fetchall()
+    conn.close()
+    assert rows == [(1, "alice le cafe ouvre unicode", "00000000000000aa")]
