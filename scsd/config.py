@@ -65,6 +65,7 @@ class Config:
     allowed_origins: tuple[str, ...] = ()
     subscriber_buffer: int = 256
     sweep_interval_seconds: float = 60.0
+    sse_heartbeat_seconds: float = 15.0
     token_ttl_seconds: int = 24 * 3600
     agent_id: str = "local-agent"
     agent_type: str = "claude"
@@ -96,6 +97,7 @@ _SECONDS_BOUNDS: Final[Mapping[str, tuple[float, float]]] = {
     "poll_seconds": (0.001, 60),
     "shutdown_grace_seconds": (0.001, 60),
     "sweep_interval_seconds": (0.01, 3600),
+    "sse_heartbeat_seconds": (0.01, 300),
 }
 
 _FLAGS: Final[Mapping[str, str]] = {

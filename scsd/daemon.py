@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
-from scsd import asgi, mcp_tools, net, sweeper, watcher, webapp, ws
+from scsd import asgi, mcp_tools, net, sse, sweeper, watcher, webapp, ws
 from scsd.auth import Authority
 from scsd.config import Config
 from scsd.events import Endpoints
@@ -62,10 +62,13 @@ async def run(
                 runtime=lambda: runtime_report(hub, watcher_state, ws_stats),
             )  # fmt: skip
             mcp_app = mcp_tools.http_app(mcp_tools.build(svc))
-            web = webapp.create_app(store, HealthSources(store, hub, watcher_state, ws_stats))
+            http_port = int(http_sock.getsockname()[1])
+            origins = config.allowed_origins + net.ui_origins(config.host, http_port)
+            live = sse.blueprint(hub, store, authority, sse.SseConfig(origins, config.sse_heartbeat_seconds))
+            web = webapp.create_app(store, HealthSources(store, hub, watcher_state, ws_stats), live)
             http_in_flight = InFlight()
             app = asgi.route(web, mcp_app, http_in_flight)  # type: ignore[arg-type]  # Quart's scope types are narrower
-            ws_cfg = ws.WsConfig(allowed_origins=config.allowed_origins)
+            ws_cfg = ws.WsConfig(allowed_origins=origins)
             draining = trio.Event()
             grace = config.shutdown_grace_seconds
             async with trio.open_nursery() as core:
@@ -93,6 +96,7 @@ async def run(
                     await wait_for_shutdown()
                     logger.info("shutting down: draining for up to %.1fs", grace)
                     draining.set()  # hypercorn drains; WebSockets close with 1001
+                    hub.close()  # live streams (SSE, waits) end now rather than at the deadline
                     edge.cancel_scope.deadline = trio.current_time() + grace
                 core.cancel_scope.cancel()
 

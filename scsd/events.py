@@ -87,21 +87,68 @@ class Message:
 
 
 @dataclass(frozen=True)
-class Change:
-    """One thing that happened in the database, as the watcher saw it."""
+class MemoryChange:
+    """A session-scoped memory entry was set or deleted (the value is not carried)."""
 
-    kind: Literal["new_message"]
+    action: Literal["set", "deleted"]
+    agent_id: str
+    key: str
     session_id: str
-    message: Message
+    updated_at: int
+
+    def to_json(self) -> JsonObject:
+        return {
+            "action": self.action,
+            "agent_id": self.agent_id,
+            "key": self.key,
+            "scope": "session",
+            "session_id": self.session_id,
+            "updated_at": iso_from_micros(self.updated_at),
+        }
+
+
+ChangeKind = Literal["new_message", "session_update", "memory_update"]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One thing that happened in the database, as a watcher saw it: exactly one of
+    `message`, `session`, `memory` is set, according to `kind`."""
+
+    kind: ChangeKind
+    session_id: str
+    message: Message | None = None
+    session: Session | None = None
+    memory: MemoryChange | None = None
     _json_cache: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
+    @classmethod
+    def new_message(cls, message: Message) -> Change:
+        return cls("new_message", message.session_id, message=message)
+
+    @classmethod
+    def session_update(cls, session: Session) -> Change:
+        return cls("session_update", session.id, session=session)
+
+    @classmethod
+    def memory_update(cls, memory: MemoryChange) -> Change:
+        return cls("memory_update", memory.session_id, memory=memory)
+
+    def data(self) -> JsonObject:
+        if self.message is not None:
+            return self.message.to_json()
+        if self.session is not None:
+            return self.session.to_json()
+        assert self.memory is not None
+        return self.memory.to_json()
+
     def event_json(self) -> str:
-        """The WebSocket/SSE event text, serialized once however many sockets receive it."""
+        """The WebSocket/SSE event text, serialized once however many sockets receive it:
+        an event's text is the same for everyone allowed to see it."""
         text = self._json_cache.get("event")
         if text is None:
             text = json.dumps(
-                {"type": self.kind, "session_id": self.session_id, "data": self.message.to_json()},
-                ensure_ascii=False,
+                {"type": self.kind, "session_id": self.session_id, "data": self.data()}, ensure_ascii=False
             )
             self._json_cache["event"] = text
         return text

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from typing import Final
 
 import trio
 
 from scsd.events import Change, HubStats
+
+# Following this "session" means: session updates of every session (a dashboard's feed).
+ALL_SESSIONS: Final = "*"
 
 
 class Subscription:
@@ -56,14 +60,18 @@ class Hub:
     def __init__(self, buffer: int) -> None:
         self._buffer = buffer
         self._by_session: dict[str, set[Subscription]] = {}
-        self._subscribers = 0
+        self._open: set[Subscription] = set()
         self._dropped = 0
         self._published = 0
 
     def publish(self, change: Change) -> None:
-        """Deliver `change` to every follower of its session; drop any that cannot keep up."""
+        """Deliver `change` to every follower of its session (and a `session_update` to the
+        followers of ALL_SESSIONS too); drop any that cannot keep up."""
         self._published += 1
-        for sub in list(self._by_session.get(change.session_id, ())):
+        followers = set(self._by_session.get(change.session_id, ()))
+        if change.kind == "session_update":
+            followers |= self._by_session.get(ALL_SESSIONS, set())
+        for sub in followers:
             if not sub._deliver(change):
                 # Too slow (or gone): cut it off rather than stall everyone.
                 sub.dropped = True
@@ -74,13 +82,19 @@ class Hub:
     def subscribe(self) -> Iterator[Subscription]:
         """A new subscription, following no session yet; closed on exit."""
         sub = Subscription(self, self._buffer)
-        self._subscribers += 1
+        self._open.add(sub)
         try:
             with sub.receive:
                 yield sub
         finally:
-            self._subscribers -= 1
+            self._open.discard(sub)
+            sub._close()
+
+    def close(self) -> None:
+        """End every subscription (shutdown): receivers see `EndOfChannel` with `dropped`
+        false, so sockets close as going away, not as too slow."""
+        for sub in list(self._open):
             sub._close()
 
     def statistics(self) -> HubStats:
-        return HubStats(subscribers=self._subscribers, dropped=self._dropped, published=self._published)
+        return HubStats(subscribers=len(self._open), dropped=self._dropped, published=self._published)

@@ -39,3 +39,15 @@ def bind(host: str, port: int, what: str, hint: str) -> socket.socket:
             ) from None
         raise StartupError(f"cannot listen for {what} on {host}:{port}: {e.strerror}; {hint}") from None
     return sock
+
+
+def ui_origins(host: str, port: int) -> tuple[str, ...]:
+    """The browser origins of the UI served on (host, port). For a loopback bind that is each
+    loopback spelling; for a wildcard bind nobody can know the name browsers use, so list it
+    in SHARED_CONTEXT_ALLOWED_ORIGINS."""
+    loopback = ("127.0.0.1", "localhost", "[::1]")
+    if host in ("127.0.0.1", "localhost", "::1"):
+        return tuple(f"http://{h}:{port}" for h in loopback)
+    if host in ("0.0.0.0", "::", ""):
+        return ()
+    return (f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}",)

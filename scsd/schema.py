@@ -105,6 +105,20 @@ MIGRATIONS: Final[tuple[tuple[Step, ...], ...]] = (
         )""",
         "CREATE INDEX idx_audit_event ON audit_log (event_type, timestamp)",
     ),
+    # 3: a log of changes that are not messages (sessions created or changed, session-scoped
+    # memory set or deleted), so that watchers in every process can deliver them by id.
+    (
+        """CREATE TABLE change_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL CHECK (kind IN ('session', 'memory')),
+            session_id TEXT NOT NULL,
+            agent_id TEXT,
+            key TEXT,
+            action TEXT NOT NULL,
+            timestamp INTEGER NOT NULL
+        )""",
+        "CREATE INDEX idx_change_log_time ON change_log (timestamp)",
+    ),
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

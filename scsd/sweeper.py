@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Final
 
 import trio
 
@@ -10,6 +11,9 @@ from scsd.errors import StoreUnavailable
 from scsd.store import Store
 
 logger = logging.getLogger(__name__)
+
+# Watchers read the change log within one poll; an hour covers any sane pause.
+CHANGE_LOG_KEEP_SECONDS: Final = 3600
 
 
 async def run(
@@ -32,6 +36,7 @@ async def _sweep(store: Store) -> None:
     try:
         memory = await store.sweep_expired_memory()
         tokens = await store.sweep_revoked_tokens()
+        await store.sweep_change_log(CHANGE_LOG_KEEP_SECONDS)
     except StoreUnavailable as e:
         logger.warning("sweep failed, will retry: %s", e)
     else:

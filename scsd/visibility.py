@@ -6,7 +6,7 @@ paging happens after filtering; a test checks the two agree on every combination
 
 from __future__ import annotations
 
-from scsd.events import VISIBILITIES, Identity, Message
+from scsd.events import VISIBILITIES, Change, Identity, Message
 
 
 def can_see(viewer: Identity, sender: str, sender_type: str, visibility: str) -> bool:
@@ -29,6 +29,16 @@ def can_see(viewer: Identity, sender: str, sender_type: str, visibility: str) ->
 
 def can_see_message(viewer: Identity, message: Message) -> bool:
     return can_see(viewer, message.sender, message.sender_type, message.visibility)
+
+
+def can_see_change(viewer: Identity, change: Change) -> bool:
+    """Messages by `can_see`; session updates to every follower of the session; memory
+    updates only to the memory's owner (and admins): memory is private."""
+    if change.message is not None:
+        return can_see_message(viewer, change.message)
+    if change.memory is not None:
+        return viewer.is_admin or viewer.agent_id == change.memory.agent_id
+    return True
 
 
 def sql_clause(viewer: Identity, column_prefix: str = "") -> tuple[str, list[str]]:

@@ -1,17 +1,19 @@
-"""The watcher: polls SQLite for new messages by id and publishes them to the hub (SPEC §6)."""
+"""The watcher: polls SQLite for new messages (by id) and logged session and memory changes,
+and publishes them to the hub (SPEC §6)."""
 
 from __future__ import annotations
 
 import logging
 import math
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Final, Protocol
 
 import trio
 
 from scsd.errors import StoreUnavailable
-from scsd.events import Change, Message
+from scsd.events import Change, Message, Session
 from scsd.hub import Hub
 
 logger = logging.getLogger(__name__)
@@ -20,9 +22,13 @@ BATCH: Final = 500
 MAX_BACKOFF_SECONDS: Final = 5.0
 
 
-class MessageSource(Protocol):
+class ChangeSource(Protocol):
+    """What the watcher reads: messages by id, and the log of other changes."""
+
     async def max_id(self) -> int: ...
     async def messages_after(self, after_id: int, limit: int) -> list[Message]: ...
+    async def sessions(self, session_ids: Collection[str]) -> list[Session]: ...
+    async def changes_after(self, limit: int) -> list[Change]: ...
 
 
 class Wakeup:
@@ -54,7 +60,7 @@ class WatcherState:
 
 
 async def run(
-    source: MessageSource,
+    source: ChangeSource,
     hub: Hub,
     wakeup: Wakeup,
     poll_seconds: float,
@@ -88,12 +94,19 @@ async def run(
         state.running = False
 
 
-async def _drain(source: MessageSource, hub: Hub, state: WatcherState) -> None:
+async def _drain(source: ChangeSource, hub: Hub, state: WatcherState) -> None:
     while True:
         batch = await source.messages_after(state.last_id, BATCH)
         for message in batch:
-            hub.publish(Change("new_message", message.session_id, message))
+            hub.publish(Change.new_message(message))
             state.last_id = message.id
+        if batch:
+            # New activity changes each session's updated_at: one update per session per batch.
+            for session in await source.sessions({m.session_id for m in batch}):
+                hub.publish(Change.session_update(session))
+        others = await source.changes_after(BATCH)
+        for change in others:
+            hub.publish(change)
         state.last_poll = time.time()
-        if len(batch) < BATCH:
+        if len(batch) < BATCH and len(others) < BATCH:
             return

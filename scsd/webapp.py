@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Final
 
-from quart import Response, redirect, render_template
+from quart import Blueprint, Response, redirect, render_template
 from quart_trio import QuartTrio
 
 from scsd import __version__
@@ -29,8 +29,9 @@ def web_dir() -> Path:
     return installed if installed.is_dir() else here.parent / "web"
 
 
-def create_app(store: Store, health: HealthSources) -> QuartTrio:
-    """The Quart app; its routes are closures over the store and the health sources."""
+def create_app(store: Store, health: HealthSources, live: Blueprint) -> QuartTrio:
+    """The Quart app; its routes are closures over the store and the health sources; `live`
+    is the SSE blueprint."""
     web = web_dir()
     app = QuartTrio(
         __name__,
@@ -63,4 +64,5 @@ def create_app(store: Store, health: HealthSources) -> QuartTrio:
             "index.html", sessions=[s.to_json() for s in sessions], version=__version__
         )
 
+    app.register_blueprint(live)
     return app

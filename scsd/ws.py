@@ -10,22 +10,22 @@ import logging
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Literal
 from urllib.parse import parse_qs, urlsplit
 
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, WebSocketServer
 
 from scsd.auth import Authority, TokenInvalid
+from scsd.credentials import check_token
 from scsd.events import Identity
 from scsd.hub import Hub
 from scsd.store import Store
-from scsd.ws_session import Connection
+from scsd.ws_session import CLOSE_GOING_AWAY, Connection
 
 logger = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES: Final = 64 * 1024
-CLOSE_GOING_AWAY: Final = 1001
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,9 @@ class WsConfig:
     ping_interval_seconds: float = 30.0
     send_timeout_seconds: float = 10.0
     close_seconds: float = 2.0
+    auth_seconds: float = 10.0
+    frames_per_second: float = 50.0
+    frame_burst: float = 200.0
 
 
 @dataclass
@@ -68,14 +71,14 @@ async def serve(
 
     async def handler(request: WebSocketRequest) -> None:
         identity = await _admit(request, authority, store, cfg, stats)
-        if identity is None:
+        if identity is False:
             return
         ws = await request.accept()
         stats.connections += 1
         stats.accepted += 1
         stats.live.add(ws)
         try:
-            await Connection(ws, identity, hub, store, cfg).run(_session_from_path(request.path))
+            await Connection(ws, identity, hub, store, authority, cfg).run(_session_from_path(request.path))
         except* ConnectionClosed:
             pass  # the peer went away (or stopped reading); nothing more to do
         except* Exception:
@@ -108,32 +111,32 @@ async def serve(
 
 async def _admit(
     request: WebSocketRequest, authority: Authority, store: Store, cfg: WsConfig, stats: WsStats
-) -> Identity | None:
-    """The identity behind a handshake, or None after rejecting it with 401/403/404."""
+) -> Identity | Literal[False] | None:
+    """The identity behind a handshake; None for `/ws` without credentials (it must send
+    `authenticate`); False after rejecting the handshake with 401/403/404."""
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers}
     parts = urlsplit(request.path)
     if parts.path != "/ws" and not parts.path.startswith("/ws/"):
         await _reject(request, stats, 404, "unknown path; use /ws or /ws/{session_id}")
-        return None
+        return False
     origin = headers.get("origin")
     if origin is not None and origin.rstrip("/") not in cfg.allowed_origins:
         await _reject(request, stats, 403, f"origin {origin} is not allowed")
-        return None
+        return False
     token = parse_qs(parts.query).get("token", [None])[0]
     if token is None:
         scheme, _, value = headers.get("authorization", "").partition(" ")
         token = value.strip() if scheme.lower() == "bearer" else None
     if not token:
+        if parts.path == "/ws":
+            return None
         await _reject(request, stats, 401, "a token is required (?token= or Authorization)")
-        return None
+        return False
     try:
-        identity, token_id = authority.verify(token)
-        if await store.is_revoked(token_id):
-            raise TokenInvalid("token was replaced by refresh_token; use the new one")
+        return (await check_token(authority, store, token)).identity
     except TokenInvalid as e:
         await _reject(request, stats, 401, str(e))
-        return None
-    return identity
+        return False
 
 
 async def _reject(request: WebSocketRequest, stats: WsStats, status: int, why: str) -> None:

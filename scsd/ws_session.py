@@ -11,53 +11,80 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
 from scsd import __version__, validation
+from scsd.auth import Authority, TokenInvalid
+from scsd.credentials import check_token
 from scsd.errors import NotFound
 from scsd.events import VISIBILITIES, Change, Identity, Message
-from scsd.hub import Hub, Subscription
-from scsd.replies import ToolError
+from scsd.hub import ALL_SESSIONS, Hub, Subscription
+from scsd.replies import ToolError, invalid_input
 from scsd.store import Store
-from scsd.visibility import can_see_message
+from scsd.visibility import can_see_change
 
 if TYPE_CHECKING:
     from scsd.ws import WsConfig
 
 logger = logging.getLogger(__name__)
 
+CLOSE_GOING_AWAY: Final = 1001
 CLOSE_RESYNC: Final = 4001
 CLOSE_POLICY: Final = 1008
 REPLAY_PAGE: Final = 500
 
 
+class FrameBudget:
+    """A token bucket: `burst` frames at once, refilled at `per_second`; empty means flood."""
+
+    def __init__(self, per_second: float, burst: float) -> None:
+        self._rate, self._burst = per_second, burst
+        self._tokens, self._at = burst, trio.current_time()
+
+    def take(self) -> bool:
+        now = trio.current_time()
+        self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+        self._at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+
 class Connection:
-    """Runs one accepted socket until the peer leaves or the hub cuts it off.
+    """Runs one accepted socket until the peer leaves, the hub cuts it off, or shutdown.
 
     All sends of a session's messages happen under one lock, with `_last_sent` per session,
-    so a `since_id` replay and live events interleave without gaps or duplicates.
+    so a `since_id` replay and live events interleave without gaps or duplicates. Without an
+    identity (a `/ws` opened without credentials) only `authenticate` and ping are served.
     """
 
     def __init__(
-        self, ws: WebSocketConnection, identity: Identity, hub: Hub, store: Store, cfg: WsConfig
+        self,
+        ws: WebSocketConnection,
+        identity: Identity | None,
+        hub: Hub,
+        store: Store,
+        authority: Authority,
+        cfg: WsConfig,
     ) -> None:
         self._ws = ws
         self._identity = identity
         self._hub = hub
         self._store = store
+        self._authority = authority
         self._cfg = cfg
         self._send_lock = trio.Lock()
         self._last_sent: dict[str, int] = {}
+        self._authenticated = trio.Event()
+        if identity is not None:
+            self._authenticated.set()
 
     async def run(self, session_id: str | None) -> None:
         with self._hub.subscribe() as sub:
-            await self._send(
-                {
-                    "type": "connected",
-                    "data": {
-                        "agent_id": self._identity.agent_id,
-                        "agent_type": self._identity.agent_type,
-                        "server_version": __version__,
-                    },
-                }
-            )
+            who = self._identity
+            await self._send({"type": "connected", "data": {
+                "agent_id": who.agent_id if who else None,
+                "agent_type": who.agent_type if who else None,
+                "authenticated": who is not None,
+                "server_version": __version__}})  # fmt: skip
             if session_id is not None:
                 try:
                     await self._subscribe(sub, session_id, None, None)
@@ -68,27 +95,41 @@ class Connection:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._pump, sub, nursery.cancel_scope)
                 nursery.start_soon(self._heartbeat)
+                nursery.start_soon(self._require_authentication, nursery.cancel_scope)
                 await self._read_calls(sub)
                 nursery.cancel_scope.cancel()
+
+    async def _require_authentication(self, scope: trio.CancelScope) -> None:
+        with trio.move_on_after(self._cfg.auth_seconds):
+            await self._authenticated.wait()
+            return
+        await self._ws.aclose(CLOSE_POLICY, "not authenticated in time")
+        scope.cancel()
 
     async def _pump(self, sub: Subscription, scope: trio.CancelScope) -> None:
         async for change in sub.receive:
             await self._deliver(change)
-        # The hub closed our channel: we fell too far behind. The client resyncs from its
-        # last id, so nothing is lost.
-        await self._ws.aclose(CLOSE_RESYNC, "resync: too slow, reconnect with since_id")
+        if sub.dropped:
+            # We fell too far behind. The client resyncs from its last id: nothing is lost.
+            await self._ws.aclose(CLOSE_RESYNC, "resync: too slow, reconnect with since_id")
+        else:
+            await self._ws.aclose(CLOSE_GOING_AWAY, "server shutting down")  # the hub closed
         scope.cancel()
 
     async def _deliver(self, change: Change) -> None:
-        message = change.message
-        if not can_see_message(self._identity, message):
+        if self._identity is None or not can_see_change(self._identity, change):
             return
         async with self._send_lock:
             last = self._last_sent.get(change.session_id)
-            if last is None or message.id <= last:
-                return  # unsubscribed meanwhile, or already sent by a replay
+            if last is None:
+                if change.kind == "session_update" and ALL_SESSIONS in self._last_sent:
+                    await self._send_text(change.event_json())  # the all-sessions feed
+                return  # otherwise: unsubscribed meanwhile
+            if change.message is not None:
+                if change.message.id <= last:
+                    return  # already sent by a replay
+                self._last_sent[change.session_id] = change.message.id
             await self._send_text(change.event_json())
-            self._last_sent[change.session_id] = message.id
 
     async def _heartbeat(self) -> None:
         """The protocol's `ping` event every interval, plus a WebSocket ping whose pong must
@@ -102,10 +143,14 @@ class Connection:
                 raise ConnectionClosed(None)
 
     async def _read_calls(self, sub: Subscription) -> None:
+        budget = FrameBudget(self._cfg.frames_per_second, self._cfg.frame_burst)
         while True:
             try:
                 text = await self._ws.get_message()
             except ConnectionClosed:
+                return
+            if not budget.take():
+                await self._ws.aclose(CLOSE_POLICY, "too many frames; slow down")
                 return
             call_id: Any = None
             try:
@@ -126,12 +171,27 @@ class Connection:
         tool, args = call.get("tool"), call.get("arguments") or {}
         if not isinstance(args, dict):
             raise ToolError("INVALID_INPUT", "arguments must be a JSON object.")
-        if tool == "subscribe":
+        if tool == "authenticate":
+            await self._authenticate(args.get("token"), call_id)
+            return
+        if self._identity is None:
+            raise ToolError(
+                "AUTH_REQUIRED",
+                'Authenticate first: {"tool": "authenticate", "arguments": {"token": "..."}}.',
+            )
+        if tool == "subscribe" and args.get("session_id") == ALL_SESSIONS:
+            sub.add(ALL_SESSIONS)
+            self._last_sent[ALL_SESSIONS] = 0
+            await self._send(
+                _with_id({"type": "subscribed", "session_id": ALL_SESSIONS, "data": {}}, call_id)
+            )
+        elif tool == "subscribe":
             sid = validation.session_id(args.get("session_id"))
             since = validation.optional_id(args.get("since_id"), "since_id")
             await self._subscribe(sub, sid, since, call_id)
         elif tool == "unsubscribe":
-            sid = validation.session_id(args.get("session_id"))
+            raw = args.get("session_id")
+            sid = ALL_SESSIONS if raw == ALL_SESSIONS else validation.session_id(raw)
             sub.discard(sid)
             self._last_sent.pop(sid, None)
             await self._send(_with_id({"type": "unsubscribed", "session_id": sid}, call_id))
@@ -162,9 +222,22 @@ class Connection:
         else:
             raise ToolError(
                 "UNKNOWN_TOOL",
-                f"Unknown tool {tool!r}; use subscribe, unsubscribe, "
+                f"Unknown tool {tool!r}; use authenticate, subscribe, unsubscribe, "
                 'get_messages, get_session_info, or {"type": "ping"}.',
             )
+
+    async def _authenticate(self, token: object, call_id: Any) -> None:
+        if not isinstance(token, str) or not token:
+            raise invalid_input("arguments.token must be a token string.", "token")
+        try:
+            identity = (await check_token(self._authority, self._store, token)).identity
+        except TokenInvalid as e:
+            raise ToolError("TOKEN_AUTHENTICATION_FAILED", f"The token was refused: {e}.") from None
+        self._identity = identity
+        self._authenticated.set()
+        data = {"agent_id": identity.agent_id, "agent_type": identity.agent_type,
+                "permissions": sorted(identity.permissions)}  # fmt: skip
+        await self._send(_with_id({"type": "authenticated", "data": data}, call_id))
 
     async def _subscribe(self, sub: Subscription, sid: str, since: int | None, call_id: Any) -> None:
         async with self._send_lock:
@@ -186,11 +259,12 @@ class Connection:
                 if not page:
                     break
                 for message in page:
-                    await self._send_text(Change("new_message", sid, message).event_json())
+                    await self._send_text(Change.new_message(message).event_json())
                     self._last_sent[sid] = message.id
             self._last_sent[sid] = max(self._last_sent[sid], last_id)
 
     async def _page(self, sid: str, since: int | None, limit: int) -> list[Message]:
+        assert self._identity is not None  # calls are refused before authentication
         try:
             page = await self._store.get_messages(
                 sid, self._identity, visibilities=VISIBILITIES, since_id=since, limit=limit

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
+from collections.abc import Collection
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,8 @@ import trio.testing
 
 from scsd import watcher
 from scsd.errors import StoreUnavailable
-from scsd.events import Change, Identity, Message
-from scsd.hub import Hub
+from scsd.events import Change, Identity, Message, Session
+from scsd.hub import ALL_SESSIONS, Hub
 from scsd.store import open_reader, open_store
 
 S1 = "session_" + "a" * 16
@@ -54,6 +55,14 @@ class FakeSource:
     async def max_id(self) -> int:
         await trio.lowlevel.checkpoint()
         return max((m.id for m in self.messages), default=0)
+
+    async def sessions(self, session_ids: Collection[str]) -> list[Session]:
+        await trio.lowlevel.checkpoint()
+        return []  # these tests count new_message changes only
+
+    async def changes_after(self, limit: int) -> list[Change]:
+        await trio.lowlevel.checkpoint()
+        return []
 
     async def messages_after(self, after_id: int, limit: int) -> list[Message]:
         await trio.lowlevel.checkpoint()
@@ -316,3 +325,38 @@ async def test_real_sqlite_in_process_write_wakes_the_watcher(tmp_path: Path) ->
 
 def _identity() -> Identity:
     return Identity("writer", "claude", frozenset({"read", "write"}))
+
+
+async def test_real_sqlite_session_and_memory_changes_are_published(tmp_path: Path) -> None:
+    """Session creation, new activity and session-scoped memory writes reach followers as
+    session_update / memory_update; global memory writes are not published."""
+    path = tmp_path / "w.db"
+    with trio.fail_after(10):
+        async with open_store(path) as store, open_reader(path) as reader:
+            session = await store.create_session("before", "alice", {})
+            hub, wakeup, state = Hub(buffer=100), watcher.Wakeup(), watcher.WatcherState()
+            with hub.subscribe() as sub:
+                sub.add(session.id)
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(watcher.run, reader, hub, wakeup, 0.02, state)
+                    sub.add(ALL_SESSIONS)
+                    other = await store.create_session("after", "bob", {})
+                    await store.add_message(session.id, Identity("alice", "claude", frozenset()), "hi",
+                                            "public", {}, None)  # fmt: skip
+                    await store.set_memory("alice", session.id, "k", 1, {}, None, True)
+                    await store.set_memory("alice", None, "global", 1, {}, None, True)
+                    await store.delete_memory("alice", session.id, "k")
+                    got = [await sub.receive.receive() for _ in range(5)]
+                    nursery.cancel_scope.cancel()
+    # Order is guaranteed within a kind (and new_message before the session_update it causes),
+    # not across kinds: one poll reads messages first, then the change log.
+    kinds = sorted((c.kind, c.session_id) for c in got)
+    assert kinds == sorted([("session_update", other.id), ("new_message", session.id),
+                            ("session_update", session.id), ("memory_update", session.id),
+                            ("memory_update", session.id)])  # fmt: skip
+    message = next(c.message for c in got if c.message)
+    update = next(c for c in got if c.session and c.session_id == session.id)
+    assert update.session is not None and update.session.updated_at == message.timestamp
+    assert got.index(update) > next(i for i, c in enumerate(got) if c.message)
+    memory = [(c.memory.action, c.memory.key) for c in got if c.memory]
+    assert memory == [("set", "k"), ("deleted", "k")]

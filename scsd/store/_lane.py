@@ -92,6 +92,23 @@ def dump(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
+def log_change(
+    db: sqlite_utils.Database,
+    kind: str,
+    session_id: str,
+    action: str,
+    *,
+    agent_id: str | None = None,
+    key: str | None = None,
+) -> None:
+    """Record a non-message change for the watchers of every process (schema 3)."""
+    db.execute(
+        "INSERT INTO change_log (kind, session_id, agent_id, key, action, timestamp)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [kind, session_id, agent_id, key, action, now_micros()],
+    )
+
+
 def session_exists(db: sqlite_utils.Database, session_id: str) -> bool:
     return db.execute("SELECT 1 FROM sessions WHERE id = ?", [session_id]).fetchone() is not None
 

@@ -84,6 +84,15 @@ class AuditOps(Lane):
 
         return await self._write(run, notify=False)
 
+    async def sweep_change_log(self, keep_seconds: int) -> int:
+        """Forget logged changes older than `keep_seconds`: watchers read them within a poll."""
+
+        def run(db: sqlite_utils.Database) -> int:
+            cutoff = now_micros() - keep_seconds * 1_000_000
+            return db.execute("DELETE FROM change_log WHERE timestamp < ?", [cutoff]).rowcount
+
+        return await self._write(run, notify=False)
+
     async def statistics(self) -> dict[str, int]:
         def run(db: sqlite_utils.Database) -> dict[str, int]:
             return {

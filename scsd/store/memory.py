@@ -10,7 +10,7 @@ import sqlite_utils
 
 from scsd.errors import AlreadyExists, NotFound
 from scsd.events import MemoryEntry
-from scsd.store._lane import Lane, dump, now_micros, session_exists
+from scsd.store._lane import Lane, dump, log_change, now_micros, session_exists
 
 ALL_SCOPES: Final = "all"
 _COLUMNS: Final = "agent_id, session_id, key, value, metadata, created_at, updated_at, expires_at"
@@ -61,6 +61,8 @@ class MemoryOps(Lane):
                 f"INSERT INTO agent_memory ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [*ident, text, meta, created_at, now, expires_at],
             )
+            if session_id is not None:
+                log_change(db, "memory", session_id, "set", agent_id=agent_id, key=key)
             return MemoryEntry(
                 agent_id, session_id, key, value, metadata, created_at, now, expires_at, len(text)
             )
@@ -112,6 +114,8 @@ class MemoryOps(Lane):
             ident = [agent_id, session_id, key]
             live = db.execute(f"DELETE FROM agent_memory WHERE {_SCOPE} AND {_LIVE}", [*ident, now_micros()])
             db.execute(f"DELETE FROM agent_memory WHERE {_SCOPE}", ident)
+            if live.rowcount and session_id is not None:
+                log_change(db, "memory", session_id, "deleted", agent_id=agent_id, key=key)
             return live.rowcount
 
         if await self._write(run) == 0:

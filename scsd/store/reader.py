@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from pathlib import Path
 
 import sqlite_utils
 import trio
 
 from scsd.errors import StoreUnavailable
-from scsd.events import Message
-from scsd.store._lane import MESSAGE_COLUMNS, connect, to_message
+from scsd.events import Change, MemoryChange, Message, Session
+from scsd.store._lane import MESSAGE_COLUMNS, connect, to_message, to_session
 
 
 class Reader:
@@ -21,11 +21,16 @@ class Reader:
     def __init__(self, db: sqlite_utils.Database) -> None:
         self._db = db
         self._data_version = -1
+        self._log_version = -1
+        self._log_cursor = 0
         self._one_at_a_time = trio.CapacityLimiter(1)
 
     async def max_id(self) -> int:
+        """The newest message id: the watcher's baseline. Also the change log's baseline."""
+
         def run() -> int:
-            self._data_version = self._current_version()
+            self._data_version = self._log_version = self._current_version()
+            self._log_cursor = int(self._db.execute("SELECT max(id) FROM change_log").fetchone()[0] or 0)
             return int(self._db.execute("SELECT max(id) FROM messages").fetchone()[0] or 0)
 
         return await trio.to_thread.run_sync(run, limiter=self._one_at_a_time)
@@ -57,6 +62,59 @@ class Reader:
             return [to_message(r) for r in rows]
 
         return await trio.to_thread.run_sync(run, limiter=self._one_at_a_time)
+
+    async def changes_after(self, limit: int) -> list[Change]:
+        """Session and session-memory changes logged since the last call (or since `max_id`),
+        as `session_update` / `memory_update` changes; [] at once if nothing was committed."""
+
+        def run() -> list[Change]:
+            try:
+                return poll()
+            except sqlite3.Error as e:
+                raise StoreUnavailable(f"reading the change log failed: {e}") from e
+
+        def poll() -> list[Change]:
+            version = self._current_version()
+            if version == self._log_version:
+                return []
+            rows = self._db.execute(
+                "SELECT id, kind, session_id, agent_id, key, action, timestamp FROM change_log"
+                " WHERE id > ? ORDER BY id LIMIT ?",
+                [self._log_cursor, limit],
+            ).fetchall()
+            if len(rows) < limit:
+                self._log_version = version
+            if rows:
+                self._log_cursor = rows[-1][0]
+            sessions = self._sessions({r[2] for r in rows if r[1] == "session"})
+            changes = []
+            for _, kind, sid, agent_id, key, action, ts in rows:
+                if kind == "memory":
+                    changes.append(Change.memory_update(MemoryChange(action, agent_id, key, sid, ts)))
+                elif sid in sessions:
+                    changes.append(Change.session_update(sessions[sid]))
+            return changes
+
+        return await trio.to_thread.run_sync(run, limiter=self._one_at_a_time)
+
+    async def sessions(self, session_ids: Collection[str]) -> list[Session]:
+        """The current rows of these sessions (for `session_update` after new messages)."""
+
+        def run() -> list[Session]:
+            try:
+                return list(self._sessions(session_ids).values())
+            except sqlite3.Error as e:
+                raise StoreUnavailable(f"reading sessions failed: {e}") from e
+
+        return await trio.to_thread.run_sync(run, limiter=self._one_at_a_time)
+
+    def _sessions(self, session_ids: Collection[str]) -> dict[str, Session]:
+        if not session_ids:
+            return {}
+        ids = list(session_ids)
+        marks = ", ".join("?" for _ in ids)
+        rows = self._db.execute(f"SELECT * FROM sessions WHERE id IN ({marks})", ids).fetchall()
+        return {r[0]: to_session(r) for r in rows}
 
     def _current_version(self) -> int:
         return int(self._db.execute("PRAGMA data_version").fetchone()[0])

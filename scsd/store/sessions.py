@@ -9,7 +9,7 @@ import sqlite_utils
 
 from scsd.errors import NotFound
 from scsd.events import Session
-from scsd.store._lane import Lane, dump, now_micros, to_session
+from scsd.store._lane import Lane, dump, log_change, now_micros, to_session
 
 
 class SessionOps(Lane):
@@ -23,6 +23,7 @@ class SessionOps(Lane):
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 [session_id, purpose, created_by, now, now, dump(metadata)],
             )
+            log_change(db, "session", session_id, "created", agent_id=created_by)
 
         await self._write(run)
         return Session(session_id, purpose, created_by, now, now, True, metadata)

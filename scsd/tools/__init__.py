@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from scsd import credentials
 from scsd.auth import Authority, TokenInvalid, Verified
 from scsd.events import Identity
 from scsd.hub import Hub
@@ -67,10 +68,7 @@ async def check_token(svc: Services, token: str) -> Verified:
     Raises:
         TokenInvalid: otherwise.
     """
-    verified = svc.authority.inspect(token)
-    if await svc.store.is_revoked(verified.token_id):
-        raise TokenInvalid("token was replaced by refresh_token; use the new one")
-    return verified
+    return await credentials.check_token(svc.authority, svc.store, token)
 
 
 async def require(svc: Services, auth_token: str | None, permission: str) -> Identity:

@@ -9,7 +9,7 @@ from typing import Any, Final
 from scsd import validation
 from scsd.errors import AlreadyExists, NotFound
 from scsd.events import iso_from_micros
-from scsd.replies import ToolError, ok, session_not_found
+from scsd.replies import ToolError, invalid_input, ok, session_not_found
 from scsd.store import ALL_SCOPES
 from scsd.tools import Services, ToolFunction, identify, require
 
@@ -82,7 +82,7 @@ def build(svc: Services) -> list[ToolFunction]:
         who = await identify(svc, auth_token)
         scope = session_id if session_id == ALL_SCOPES else _scope(session_id)
         if prefix is not None and not isinstance(prefix, str):
-            raise validation.invalid_input("prefix must be a string.", "prefix")
+            raise invalid_input("prefix must be a string.", "prefix")
         limit = validation.int_range(limit, "limit", 1, 200)
         entries = await svc.store.list_memory(who.agent_id, scope, prefix, limit)
         return ok(

@@ -8,7 +8,7 @@ import trio
 
 from scsd import validation
 from scsd.errors import NotFound
-from scsd.events import VISIBILITIES, Identity, iso_from_micros
+from scsd.events import VISIBILITIES, Change, Identity, iso_from_micros
 from scsd.replies import ToolError, invalid_input, ok, permission_denied, session_not_found
 from scsd.store import MessagePage
 from scsd.tools import Services, ToolFunction, identify, require
@@ -114,6 +114,10 @@ def build(svc: Services) -> list[ToolFunction]:
     return [add_message, get_messages, wait_for_messages]
 
 
+def _wakes(who: Identity, change: Change, after: int) -> bool:
+    return change.message is not None and change.message.id > after and can_see_message(who, change.message)
+
+
 async def _wait_visible(svc: Services, who: Identity, sid: str, after: int) -> MessagePage:
     """The first non-empty page of visible messages after `after`, waiting on the hub."""
     while True:
@@ -130,8 +134,7 @@ async def _wait_visible(svc: Services, who: Identity, sid: str, after: int) -> M
                 if page.messages:
                     return page
                 try:
-                    change = await sub.receive.receive()
-                    while not can_see_message(who, change.message) or change.message.id <= after:
-                        change = await sub.receive.receive()
+                    while not _wakes(who, await sub.receive.receive(), after):
+                        pass
                 except trio.EndOfChannel:
                     break  # cut off by the hub (a burst); subscribe again and re-read

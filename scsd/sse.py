@@ -1,0 +1,111 @@
+"""Server-Sent Events on the HTTP port: the fallback live stream of one session (SPEC §6)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Final
+
+import trio
+from quart import Blueprint, Response, request
+
+from scsd import validation
+from scsd.auth import Authority, TokenInvalid
+from scsd.credentials import check_token
+from scsd.errors import NotFound
+from scsd.events import VISIBILITIES, Change, Identity
+from scsd.hub import Hub
+from scsd.replies import ToolError
+from scsd.store import Store
+from scsd.visibility import can_see_change
+
+REPLAY_PAGE: Final = 500
+
+
+@dataclass(frozen=True)
+class SseConfig:
+    allowed_origins: tuple[str, ...] = ()
+    heartbeat_seconds: float = 15.0
+
+
+def blueprint(hub: Hub, store: Store, authority: Authority, cfg: SseConfig) -> Blueprint:
+    """`GET /ui/sessions/<id>/events`: token auth (`?token=` or Bearer), origin check, resume
+    from `Last-Event-ID` or `?since_id=`, visibility-filtered, keep-alive comments."""
+    bp = Blueprint("sse", __name__)
+
+    @bp.get("/ui/sessions/<session_id>/events")
+    async def session_events(session_id: str) -> Response | tuple[dict[str, str], int]:
+        origin = request.headers.get("Origin")
+        if origin is not None and origin.rstrip("/") not in cfg.allowed_origins:
+            return {"error": f"origin {origin} is not allowed"}, 403
+        scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
+        token = request.args.get("token") or (bearer.strip() if scheme.lower() == "bearer" else "")
+        if not token:
+            return {"error": "a token is required (?token= or Authorization: Bearer)"}, 401
+        try:
+            who = (await check_token(authority, store, token)).identity
+            sid = validation.session_id(session_id)
+            since = validation.optional_id(_int(request.headers.get("Last-Event-ID")
+                                                or request.args.get("since_id")), "since_id")  # fmt: skip
+            last = since if since is not None else await store.last_message_id(sid)
+            await store.get_session(sid)
+        except TokenInvalid as e:
+            return {"error": str(e)}, 401
+        except (ToolError, NotFound):
+            return {"error": f"no session {session_id!r}"}, 404
+        response = Response(
+            _stream(hub, store, who, sid, last, since is not None, cfg.heartbeat_seconds),
+            mimetype="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+        response.timeout = None  # a stream, not a request that should finish
+        return response
+
+    return bp
+
+
+async def _stream(
+    hub: Hub, store: Store, who: Identity, sid: str, last: int, replay: bool, heartbeat: float
+) -> AsyncIterator[bytes]:
+    with hub.subscribe() as sub:
+        sub.add(sid)  # follow first, then replay: nothing falls in between
+        yield b"retry: 2000\n\n"
+        while replay:
+            page = await store.get_messages(
+                sid, who, visibilities=VISIBILITIES, since_id=last, limit=REPLAY_PAGE
+            )
+            for message in page.messages:
+                yield _event(Change.new_message(message))
+                last = message.id
+            replay = len(page.messages) == REPLAY_PAGE
+        while True:
+            change: Change | None = None
+            with trio.move_on_after(heartbeat):
+                try:
+                    change = await sub.receive.receive()
+                except trio.EndOfChannel:
+                    return  # too slow, or shutdown: the browser reconnects with Last-Event-ID
+            if change is None:
+                yield b": keep-alive\n\n"
+            elif can_see_change(who, change):
+                if change.message is not None:
+                    if change.message.id <= last:
+                        continue
+                    last = change.message.id
+                yield _event(change)
+
+
+def _event(change: Change) -> bytes:
+    data = json.dumps(change.data(), ensure_ascii=False)
+    ident = f"id: {change.message.id}\n" if change.message is not None else ""
+    return f"{ident}event: {change.kind}\ndata: {data}\n\n".encode()
+
+
+def _int(value: str | None) -> int | None:
+    if value is None or not value.strip():
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ToolError("INVALID_INPUT", "Last-Event-ID / since_id must be a message id") from None
