@@ -23,12 +23,13 @@ logger = logging.getLogger(__name__)
 TEARDOWN_SECONDS: Final = 0.5
 
 
-def route(web_app: ASGIApp, mcp_app: ASGIApp, in_flight: InFlight) -> ASGIApp:
-    """An ASGI app sending `/mcp` and `/mcp/...` to `mcp_app`, everything else to `web_app`,
-    counting HTTP requests in `in_flight`.
+def route(web_app: ASGIApp, mcp_app: ASGIApp, in_flight: InFlight, mcp_calls: InFlight) -> ASGIApp:
+    """An ASGI app sending `/mcp` and `/mcp/...` to `mcp_app`, everything else to `web_app`.
 
-    Lifespan events go to `web_app` only: the MCP app's lifespan (its session manager) is
-    entered once by the daemon, never by hypercorn.
+    Every HTTP request is counted in `in_flight`; MCP requests other than GET (tool calls
+    and session ends, not the long-lived event stream) also in `mcp_calls`, so shutdown can
+    wait for them before closing MCP sessions. Lifespan events go to `web_app` only: the MCP
+    app's lifespan (its session manager) is entered once by the daemon, never by hypercorn.
     """
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -40,7 +41,11 @@ def route(web_app: ASGIApp, mcp_app: ASGIApp, in_flight: InFlight) -> ASGIApp:
             if path == "/mcp" or path.startswith("/mcp/"):
                 if path == "/mcp/":  # clients configured as `.../mcp/` skip a redirect
                     scope = {**scope, "path": "/mcp", "raw_path": b"/mcp"}
-                await mcp_app(scope, receive, send)
+                if scope.get("method") == "GET":
+                    await mcp_app(scope, receive, send)
+                else:
+                    with mcp_calls.track():
+                        await mcp_app(scope, receive, send)
             else:
                 await web_app(scope, receive, send)
 

@@ -66,8 +66,8 @@ async def run(
             origins = config.allowed_origins + net.ui_origins(config.host, http_port)
             live = sse.blueprint(hub, store, authority, sse.SseConfig(origins, config.sse_heartbeat_seconds))
             web = webapp.create_app(store, HealthSources(store, hub, watcher_state, ws_stats), live)
-            http_in_flight = InFlight()
-            app = asgi.route(web, mcp_app, http_in_flight)  # type: ignore[arg-type]  # Quart's scope types are narrower
+            http_in_flight, mcp_calls = InFlight(), InFlight()
+            app = asgi.route(web, mcp_app, http_in_flight, mcp_calls)  # type: ignore[arg-type]  # Quart's scope types are narrower
             ws_cfg = ws.WsConfig(allowed_origins=origins)
             draining = trio.Event()
             grace = config.shutdown_grace_seconds
@@ -77,7 +77,7 @@ async def run(
                 if notifier.watchdog_seconds:
                     core.start_soon(_watchdog, notifier, watcher_state)
                 async with trio.open_nursery() as edge:
-                    await edge.start(mcp_tools.run_session_manager, mcp_app, svc.in_flight, draining.wait)
+                    await edge.start(mcp_tools.run_session_manager, mcp_app, mcp_calls, draining.wait)
                     http_port = await edge.start(
                         asgi.serve, app, http_sock, draining.wait, grace, http_in_flight
                     )

@@ -83,7 +83,7 @@ async def run_stdio(server: FastMCP) -> None:
 def _enveloped(fn: ToolFunction, svc: Services) -> ToolFunction:
     """Turn ToolError into the error envelope, and anything unexpected into an
     INTERNAL_ERROR envelope (logged with its traceback, never sent to the caller); count the
-    call in the metrics and in the calls in flight."""
+    call in the metrics."""
     name = fn.__name__
 
     @functools.wraps(fn)
@@ -91,8 +91,7 @@ def _enveloped(fn: ToolFunction, svc: Services) -> ToolFunction:
         started = time.perf_counter()
         result: dict[str, Any]
         try:
-            with svc.in_flight.track():
-                result = await fn(*args, **kwargs)
+            result = await fn(*args, **kwargs)
         except ToolError as e:
             result = e.reply()
         except StoreUnavailable as e:
@@ -135,13 +134,14 @@ def _as_resource(fn: Callable[..., Awaitable[str]]) -> Callable[..., Awaitable[s
 
 async def run_session_manager(
     app: ASGIApp,
-    in_flight: InFlight,
+    mcp_calls: InFlight,
     wait_for_shutdown: Callable[[], Awaitable[object]],
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run the MCP app's Streamable HTTP session manager (its lifespan, entered exactly once)
-    until `wait_for_shutdown` returns and the tool calls in flight have finished.
+    until `wait_for_shutdown` returns and the MCP requests in flight (`mcp_calls`, counted by
+    `asgi.route`) have been answered.
 
     Leaving closes every MCP session, including the idle event streams clients keep open,
     so hypercorn's drain does not wait the whole grace period for them.
@@ -151,4 +151,4 @@ async def run_session_manager(
     async with lifespan:
         task_status.started()
         await wait_for_shutdown()
-        await in_flight.wait_idle()
+        await mcp_calls.wait_idle()

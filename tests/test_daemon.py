@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from typing import Any
 
 import httpx
 import pytest
@@ -145,3 +146,69 @@ async def test_shutdown_closes_sockets_1001_and_does_not_wait_for_idle_clients(
                     assert closed.value.reason.code == 1001
                     await daemon_done.wait()
             client_may_leave.set()
+
+
+async def test_shutdown_answers_a_pending_wait_for_messages_at_once(config: Config) -> None:
+    """A tool call in flight is finished, not cut: a 60 s wait_for_messages returns (empty)
+    as soon as shutdown starts, and the daemon stops well inside the grace period."""
+    stop, daemon_done = trio.Event(), trio.Event()
+
+    async def run_daemon(*, task_status: trio.TaskStatus[Endpoints]) -> None:
+        await daemon.run(config, stop.wait, Notifier({}), task_status=task_status)
+        daemon_done.set()
+
+    with trio.fail_after(40):
+        async with trio.open_nursery() as nursery:
+            endpoints = await nursery.start(run_daemon)
+            secrets = json.loads((config.data_dir / "secrets.json").read_text())
+            running = Running(config, endpoints, secrets, stop)
+            token = await running.token("waiter")
+            sid = (await running.mcp().call("create_session", purpose="p", auth_token=token))["session_id"]
+            replies: list[dict[str, object]] = []
+
+            def run_wait() -> None:
+                # A bare JSON-RPC client: the fastmcp client would also reopen its event
+                # stream against the stopping daemon and fail for that reason instead.
+                args = {"session_id": sid, "since_id": 0, "timeout_seconds": 60, "auth_token": token}
+                replies.append(_raw_tool_call(running.mcp_url, "wait_for_messages", args))
+
+            nursery.start_soon(trio.to_thread.run_sync, run_wait)
+            for _ in range(1000):  # until the wait is subscribed to the hub, i.e. pending
+                if (await _health(endpoints))["hub"]["subscribers"] >= 1:
+                    break
+                await trio.sleep(0.01)
+            stop.set()
+            with trio.fail_after(config.shutdown_grace_seconds - 1):
+                await daemon_done.wait()
+    assert replies and replies[0]["success"] is True and replies[0]["timed_out"] is True
+
+
+async def _health(endpoints: Endpoints) -> dict[str, Any]:
+    def get() -> dict[str, Any]:
+        body: dict[str, Any] = httpx.get(f"{endpoints.http_url}/health", timeout=10).json()
+        return body
+
+    return await trio.to_thread.run_sync(get)
+
+
+def _raw_tool_call(url: str, tool: str, args: dict[str, Any]) -> dict[str, Any]:
+    """initialize, then tools/call over plain Streamable HTTP POSTs; the call's result."""
+    headers = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+    def rpc(client: httpx.Client, body: dict[str, Any]) -> httpx.Response:
+        return client.post(url, json={"jsonrpc": "2.0", **body}, headers=headers)
+
+    with httpx.Client(timeout=30) as client:
+        init = rpc(client, {"id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "test", "version": "0"}}})  # fmt: skip
+        headers["mcp-session-id"] = init.headers["mcp-session-id"]
+        rpc(client, {"method": "notifications/initialized"})
+        reply = rpc(client, {"id": 2, "method": "tools/call", "params": {"name": tool, "arguments": args}})
+    for line in reply.text.splitlines():  # an SSE stream or plain JSON
+        if line.startswith("data:") or line.startswith("{"):
+            message = json.loads(line.removeprefix("data:"))
+            if message.get("id") == 2:
+                result: dict[str, Any] = message["result"]["structuredContent"]
+                return result
+    raise AssertionError(f"no tools/call result in {reply.text!r}")

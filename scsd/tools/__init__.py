@@ -13,7 +13,6 @@ from scsd import credentials
 from scsd.auth import Authority, TokenInvalid, Verified
 from scsd.events import Identity
 from scsd.hub import Hub
-from scsd.inflight import InFlight
 from scsd.metrics import Metrics
 from scsd.replies import ToolError, auth_required, permission_denied
 from scsd.store import Store
@@ -25,15 +24,13 @@ ToolFunction = Callable[..., Any]
 class Services:
     """What the tools need. `request_headers` returns the current HTTP request's headers
     (lower-case names), or {} over stdio; `local_identity` is the stdio caller's identity;
-    `in_flight` counts running tool calls for a graceful shutdown; `runtime` reports the
-    live components (sockets, hub, watcher) for metrics."""
+    `runtime` reports the live components (sockets, hub, watcher) for metrics."""
 
     store: Store
     hub: Hub
     authority: Authority
     request_headers: Callable[[], Mapping[str, str]]
     local_identity: Identity | None = None
-    in_flight: InFlight = field(default_factory=InFlight)
     metrics: Metrics = field(default_factory=Metrics)
     runtime: Callable[[], dict[str, Any]] = dict
 

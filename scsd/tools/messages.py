@@ -100,14 +100,14 @@ def build(svc: Services) -> list[ToolFunction]:
         sid = validation.session_id(session_id)
         after = validation.int_range(since_id, "since_id", 0, 2**63 - 1)
         timeout = validation.number_range(timeout_seconds, "timeout_seconds", 1, 60)
-        page: MessagePage | None = None
+        page = MessagePage([], 0)
         with trio.move_on_after(timeout):
             page = await _wait_visible(svc, who, sid, after)
-        messages = page.messages if page else []
+        messages = page.messages
         return ok(
             messages=[m.to_json() for m in messages],
             count=len(messages),
-            timed_out=page is None,
+            timed_out=not messages,
             last_id=messages[-1].id if messages else after,
         )
 
@@ -119,7 +119,8 @@ def _wakes(who: Identity, change: Change, after: int) -> bool:
 
 
 async def _wait_visible(svc: Services, who: Identity, sid: str, after: int) -> MessagePage:
-    """The first non-empty page of visible messages after `after`, waiting on the hub."""
+    """The first non-empty page of visible messages after `after`, waiting on the hub; an
+    empty page if the hub closes for shutdown."""
     while True:
         with svc.hub.subscribe() as sub:
             # Follow first, then read: a message committed between the two still wakes us.
@@ -137,4 +138,6 @@ async def _wait_visible(svc: Services, who: Identity, sid: str, after: int) -> M
                     while not _wakes(who, await sub.receive.receive(), after):
                         pass
                 except trio.EndOfChannel:
+                    if not sub.dropped:
+                        return MessagePage([], 0)  # the daemon is shutting down: answer now
                     break  # cut off by the hub (a burst); subscribe again and re-read
