@@ -66,6 +66,8 @@ class Config:
     subscriber_buffer: int = 256
     sweep_interval_seconds: float = 60.0
     sse_heartbeat_seconds: float = 15.0
+    max_sockets_per_identity: int = 10_000
+    max_subscriptions_per_socket: int = 1_000
     token_ttl_seconds: int = 24 * 3600
     agent_id: str = "local-agent"
     agent_type: str = "claude"
@@ -225,7 +227,12 @@ def _convert(name: str, value: Any) -> Any:
         if not low <= seconds <= high:
             raise ConfigError(f"{_flag(name)} must be between {low:g} and {high:g} seconds, got {value!r}")
         return seconds
-    if name in ("subscriber_buffer", "token_ttl_seconds"):
+    if name in (
+        "subscriber_buffer",
+        "token_ttl_seconds",
+        "max_sockets_per_identity",
+        "max_subscriptions_per_socket",
+    ):
         n = _number(name, value, int)
         if n < 1:
             raise ConfigError(f"{_flag(name)} must be a positive integer, got {value!r}")

@@ -68,7 +68,11 @@ async def run(
             web = webapp.create_app(store, HealthSources(store, hub, watcher_state, ws_stats), live)
             http_in_flight, mcp_calls = InFlight(), InFlight()
             app = asgi.route(web, mcp_app, http_in_flight, mcp_calls)  # type: ignore[arg-type]  # Quart's scope types are narrower
-            ws_cfg = ws.WsConfig(allowed_origins=origins)
+            ws_cfg = ws.WsConfig(
+                allowed_origins=origins,
+                max_sockets_per_identity=config.max_sockets_per_identity,
+                max_subscriptions_per_socket=config.max_subscriptions_per_socket,
+            )
             draining = trio.Event()
             grace = config.shutdown_grace_seconds
             async with trio.open_nursery() as core:

@@ -33,11 +33,11 @@ def can_see_message(viewer: Identity, message: Message) -> bool:
 
 def can_see_change(viewer: Identity, change: Change) -> bool:
     """Messages by `can_see`; session updates to every follower of the session; memory
-    updates only to the memory's owner (and admins): memory is private."""
+    updates only to the memory's owner, admins included: memory is private to its agent."""
     if change.message is not None:
         return can_see_message(viewer, change.message)
     if change.memory is not None:
-        return viewer.is_admin or viewer.agent_id == change.memory.agent_id
+        return viewer.agent_id == change.memory.agent_id
     return True
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Final, Literal
@@ -38,6 +39,27 @@ class WsConfig:
     auth_seconds: float = 10.0
     frames_per_second: float = 50.0
     frame_burst: float = 200.0
+    max_sockets_per_identity: int = 10_000
+    max_subscriptions_per_socket: int = 1_000
+
+
+class SocketQuota:
+    """How many sockets each identity holds, against a limit (SPEC §4: abuse limits)."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._held: Counter[str] = Counter()
+
+    def claim(self, agent_id: str) -> bool:
+        if self._held[agent_id] >= self._limit:
+            return False
+        self._held[agent_id] += 1
+        return True
+
+    def release(self, agent_id: str) -> None:
+        self._held[agent_id] -= 1
+        if self._held[agent_id] <= 0:
+            del self._held[agent_id]
 
 
 @dataclass
@@ -68,17 +90,22 @@ async def serve(
     """
     listener = trio.SocketListener(trio.socket.from_stdlib_socket(sock))
     stats.host, stats.port = sock.getsockname()[:2]
+    quota = SocketQuota(cfg.max_sockets_per_identity)
 
     async def handler(request: WebSocketRequest) -> None:
         identity = await _admit(request, authority, store, cfg, stats)
         if identity is False:
             return
+        if identity is not None and not quota.claim(identity.agent_id):
+            await _reject(request, stats, 429, f"{identity.agent_id} already holds the maximum of sockets")
+            return
         ws = await request.accept()
         stats.connections += 1
         stats.accepted += 1
         stats.live.add(ws)
+        connection = Connection(ws, identity, hub, store, authority, cfg, quota)
         try:
-            await Connection(ws, identity, hub, store, authority, cfg).run(_session_from_path(request.path))
+            await connection.run(_session_from_path(request.path))
         except* ConnectionClosed:
             pass  # the peer went away (or stopped reading); nothing more to do
         except* Exception:
@@ -87,6 +114,8 @@ async def serve(
         finally:
             stats.connections -= 1
             stats.live.discard(ws)
+            if connection.identity is not None:
+                quota.release(connection.identity.agent_id)
 
     async with trio.open_nursery() as connections:
         server = WebSocketServer(

@@ -21,7 +21,7 @@ from scsd.store import Store
 from scsd.visibility import can_see_change
 
 if TYPE_CHECKING:
-    from scsd.ws import WsConfig
+    from scsd.ws import SocketQuota, WsConfig
 
 logger = logging.getLogger(__name__)
 
@@ -64,9 +64,11 @@ class Connection:
         store: Store,
         authority: Authority,
         cfg: WsConfig,
+        quota: SocketQuota,
     ) -> None:
         self._ws = ws
         self._identity = identity
+        self._quota = quota
         self._hub = hub
         self._store = store
         self._authority = authority
@@ -76,6 +78,10 @@ class Connection:
         self._authenticated = trio.Event()
         if identity is not None:
             self._authenticated.set()
+
+    @property
+    def identity(self) -> Identity | None:
+        return self._identity
 
     async def run(self, session_id: str | None) -> None:
         with self._hub.subscribe() as sub:
@@ -187,6 +193,10 @@ class Connection:
             )
         elif tool == "subscribe":
             sid = validation.session_id(args.get("session_id"))
+            if sid not in sub.sessions and len(sub.sessions) >= self._cfg.max_subscriptions_per_socket:
+                raise ToolError(
+                    "LIMIT_EXCEEDED", "This socket follows the maximum of sessions; unsubscribe some."
+                )
             since = validation.optional_id(args.get("since_id"), "since_id")
             await self._subscribe(sub, sid, since, call_id)
         elif tool == "unsubscribe":
@@ -233,6 +243,13 @@ class Connection:
             identity = (await check_token(self._authority, self._store, token)).identity
         except TokenInvalid as e:
             raise ToolError("TOKEN_AUTHENTICATION_FAILED", f"The token was refused: {e}.") from None
+        if self._identity is None or identity.agent_id != self._identity.agent_id:
+            if not self._quota.claim(identity.agent_id):
+                raise ToolError(
+                    "LIMIT_EXCEEDED", f"{identity.agent_id} already holds the maximum of sockets."
+                )
+            if self._identity is not None:
+                self._quota.release(self._identity.agent_id)
         self._identity = identity
         self._authenticated.set()
         data = {"agent_id": identity.agent_id, "agent_type": identity.agent_type,

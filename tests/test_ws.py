@@ -218,3 +218,33 @@ async def test_slow_consumer_is_cut_off_with_4001(nursery: trio.Nursery, tmp_pat
             await next_event(fresh, "subscribed")
             direct.hub.publish(_message(session.id, 11))
             assert (await next_event(fresh, "new_message"))["data"]["id"] == 11
+
+
+async def test_per_identity_socket_and_subscription_limits(nursery: trio.Nursery, tmp_path: Path) -> None:
+    cfg = WsConfig(max_sockets_per_identity=1, max_subscriptions_per_socket=1)
+    direct = await _serve_direct(nursery, tmp_path, cfg)
+    a = await direct.store.create_session("a", "alice", {})
+    b = await direct.store.create_session("b", "alice", {})
+    url = f"ws://127.0.0.1:{direct.port}/ws?token={direct.token()}"
+    with trio.fail_after(10):
+        async with open_websocket_url(url) as first:
+            await next_event(first, "connected")
+            with pytest.raises(ConnectionRejected) as caught:
+                async with open_websocket_url(url):
+                    pass
+            assert caught.value.status_code == 429
+            async with open_websocket_url(f"ws://127.0.0.1:{direct.port}/ws?token={direct.token('bob')}"):
+                pass  # another identity has its own quota
+            await first.send_message(json.dumps({"tool": "subscribe", "arguments": {"session_id": a.id}}))
+            await next_event(first, "subscribed")
+            await first.send_message(json.dumps({"tool": "subscribe", "arguments": {"session_id": b.id}}))
+            assert (await next_event(first, "error"))["data"]["code"] == "LIMIT_EXCEEDED"
+        for _ in range(200):  # the server releases the quota as it finishes the closed socket
+            try:
+                async with open_websocket_url(url) as again:
+                    await next_event(again, "connected")
+                    break
+            except ConnectionRejected:
+                await trio.sleep(0.01)
+        else:
+            raise AssertionError("the quota was never released")

@@ -1,0 +1,218 @@
+"""`GET /ui/sessions/{id}/events` (docs/realtime.md, "Server-Sent Events fallback") against a
+real daemon, read with httpx streaming under trio."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+import trio
+from conftest import Running, make_config
+
+from scsd.config import Config
+
+HEARTBEAT_FIELD = "sse_heartbeat_seconds"
+MESSAGE_KEYS = {"id", "session_id", "sender", "sender_type", "content", "visibility", "message_type"}
+MESSAGE_KEYS |= {"metadata", "timestamp", "parent_message_id"}
+Event = dict[str, str]
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    """Keep-alive comments every 0.2 s where the interval is configurable (they're skipped
+    by every test but the one about them)."""
+    fast = {HEARTBEAT_FIELD: 0.2} if HEARTBEAT_FIELD in Config.__dataclass_fields__ else {}
+    return make_config(tmp_path, **fast)
+
+
+class Sse:
+    """Parses an event stream: events as their fields, comments as {"comment": text}."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self._lines = response.aiter_lines()
+
+    async def next(self, *, comments: bool = False) -> Event:
+        fields: Event = {}
+        async for line in self._lines:
+            if line.startswith(":"):
+                if comments and not fields:
+                    return {"comment": line[1:].strip()}
+                continue
+            if line == "":
+                if fields:
+                    return fields
+                continue
+            name, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            fields[name] = f"{fields[name]}\n{value}" if name in fields else value
+        raise EOFError("the stream ended")
+
+    async def until(self, content: str) -> list[Event]:
+        """Events up to and including the new_message with `content`."""
+        events: list[Event] = []
+        while True:
+            events.append(await self.next())
+            if (
+                events[-1].get("event") == "new_message"
+                and json.loads(events[-1]["data"])["content"] == content
+            ):
+                return events
+
+
+def _messages(events: list[Event]) -> list[tuple[int, dict[str, object]]]:
+    return [(int(e["id"]), json.loads(e["data"])) for e in events if e.get("event") == "new_message"]
+
+
+@asynccontextmanager
+async def _open(
+    running: Running, sid: str, params: dict[str, str] | None = None, **headers: str
+) -> AsyncIterator[Sse]:
+    url = f"{running.endpoints.http_url}/ui/sessions/{sid}/events"
+    async with (
+        httpx.AsyncClient(timeout=None) as client,
+        client.stream(
+            "GET", url, params=params, headers={"Accept": "text/event-stream", **headers}
+        ) as response,
+    ):
+        yield Sse(response)
+
+
+async def _session(running: Running, token: str) -> str:
+    return str((await running.mcp().call("create_session", purpose="sse", auth_token=token))["session_id"])
+
+
+async def _add(running: Running, token: str, sid: str, content: str, visibility: str = "public") -> int:
+    reply = await running.mcp().call(
+        "add_message", session_id=sid, content=content, visibility=visibility, auth_token=token
+    )
+    assert reply["success"], reply
+    return int(reply["message_id"])
+
+
+@pytest.mark.parametrize("how", ["query", "bearer"])
+async def test_stream_authenticated_by_query_token_or_bearer(running: Running, how: str) -> None:
+    with trio.fail_after(30):
+        alice = await running.token("alice")
+        sid = await _session(running, alice)
+        params, headers = (
+            ({"token": alice}, {}) if how == "query" else (None, {"Authorization": f"Bearer {alice}"})
+        )
+        async with _open(running, sid, params, **headers) as sse:
+            assert sse.response.status_code == 200
+            assert sse.response.headers["content-type"].startswith("text/event-stream")
+            message_id = await _add(running, alice, sid, "hello")
+            events = await sse.until("hello")
+            while not any(e.get("event") == "session_update" for e in events):
+                events.append(await sse.next())
+    [(event_id, message)] = _messages(events)
+    assert event_id == message["id"] == message_id
+    assert set(message) == MESSAGE_KEYS
+    assert (message["content"], message["sender"], message["session_id"]) == ("hello", "alice", sid)
+    updates = [e for e in events if e.get("event") == "session_update"]
+    assert all("id" not in e for e in updates)  # only message ids may move Last-Event-ID
+    assert json.loads(updates[0]["data"])["id"] == sid
+
+
+@pytest.mark.parametrize("case", ["no token", "bad token", "foreign origin", "unknown session", "ui origin"])
+async def test_refusals_are_plain_http(running: Running, case: str) -> None:
+    alice = await running.token("alice")
+    sid = await _session(running, alice)
+    params = {"token": "forged" if case == "bad token" else alice} if case != "no token" else None
+    headers = {
+        "foreign origin": {"Origin": "http://evil.example"},
+        "ui origin": {"Origin": running.endpoints.http_url},
+    }.get(case, {})
+    if case == "unknown session":
+        sid = "session_0123456789abcdef"
+    expected = {"no token": 401, "bad token": 401, "foreign origin": 403, "unknown session": 404}.get(
+        case, 200
+    )
+    with trio.fail_after(20):
+        async with _open(running, sid, params, **headers) as sse:
+            status = sse.response.status_code
+            content_type = sse.response.headers.get("content-type", "")
+    assert status == expected
+    assert content_type.startswith("text/event-stream") == (expected == 200)
+
+
+@pytest.mark.parametrize("resume", ["Last-Event-ID", "since_id"])
+async def test_resume_replays_what_was_missed_once_and_in_order(running: Running, resume: str) -> None:
+    """Messages keep arriving while the stream replays: none lost, none twice, id order;
+    another agent's private messages are skipped."""
+    with trio.fail_after(40):
+        alice = await running.token("alice", "claude")
+        bob = await running.token("bob", "gemini")
+        sid = await _session(running, alice)
+        seen_last = await _add(running, alice, sid, "already seen")
+        visible = [await _add(running, alice, sid, f"missed {n}") for n in range(10)]
+        await _add(running, bob, sid, "bob's secret", "private")
+        params = {"token": alice} | ({"since_id": str(seen_last)} if resume == "since_id" else {})
+        headers = {"Last-Event-ID": str(seen_last)} if resume == "Last-Event-ID" else {}
+        async with trio.open_nursery() as nursery, _open(running, sid, params, **headers) as sse:
+
+            async def write_more() -> None:
+                for n in range(20):
+                    visible.append(await _add(running, alice, sid, f"live {n}"))
+                    if n % 5 == 0:
+                        await _add(running, bob, sid, f"secret {n}", "private")
+                visible.append(await _add(running, alice, sid, "end"))
+
+            nursery.start_soon(write_more)
+            events = await sse.until("end")
+    assert [event_id for event_id, _ in _messages(events)] == visible
+
+
+async def test_visibility_is_the_tools_rule(running: Running) -> None:
+    """bob (another type) sees public only; carol (alice's type) also agent_only; replayed and live."""
+    with trio.fail_after(40):
+        alice = await running.token("alice", "claude")
+        root = await running.token("root", admin=True, permissions=["read", "write", "admin"])
+        readers = {
+            "bob": await running.token("bob", "gemini"),
+            "carol": await running.token("carol", "claude"),
+        }
+        sid = await _session(running, alice)
+
+        async def post(tag: str) -> None:
+            for level in ("public", "private", "agent_only"):
+                await _add(running, alice, sid, f"{tag} {level}", level)
+            await _add(running, root, sid, f"{tag} admin_only", "admin_only")
+            await _add(running, alice, sid, f"{tag} end")
+
+        await post("old")
+        seen: dict[str, list[Event]] = {}
+        opened = trio.Semaphore(0)
+
+        async def read(name: str) -> None:
+            async with _open(running, sid, {"token": readers[name], "since_id": "0"}) as sse:
+                assert sse.response.status_code == 200
+                opened.release()
+                seen[name] = await sse.until("new end")
+
+        async with trio.open_nursery() as nursery:
+            for name in readers:
+                nursery.start_soon(read, name)
+            for _ in readers:
+                await opened.acquire()
+            await post("new")
+    levels = {name: [m["visibility"] for _, m in _messages(events)] for name, events in seen.items()}
+    assert levels["bob"] == ["public", "public"] * 2
+    assert levels["carol"] == ["public", "agent_only", "public"] * 2
+
+
+async def test_keep_alive_comment_on_an_idle_stream(running: Running) -> None:
+    if HEARTBEAT_FIELD not in Config.__dataclass_fields__:
+        pytest.skip("the keep-alive interval is not configurable (15 s is too slow to wait for)")
+    with trio.fail_after(20):
+        alice = await running.token("alice")
+        sid = await _session(running, alice)
+        async with _open(running, sid, {"token": alice}) as sse:
+            comment = await sse.next(comments=True)
+            while "comment" not in comment:
+                comment = await sse.next(comments=True)
+    assert comment["comment"] == "keep-alive"
