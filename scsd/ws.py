@@ -22,7 +22,8 @@ from scsd.credentials import check_token
 from scsd.events import Identity
 from scsd.hub import Hub
 from scsd.store import Store
-from scsd.ws_session import CLOSE_GOING_AWAY, Connection
+from scsd.ws_protocol import CLOSE_GOING_AWAY
+from scsd.ws_session import Connection
 
 logger = logging.getLogger(__name__)
 

@@ -19,33 +19,21 @@ from scsd.hub import ALL_SESSIONS, Hub, Subscription
 from scsd.replies import ToolError, invalid_input
 from scsd.store import Store
 from scsd.visibility import can_see_change
+from scsd.ws_protocol import (
+    CLOSE_GOING_AWAY,
+    CLOSE_POLICY,
+    CLOSE_RESYNC,
+    FrameBudget,
+    no_session,
+    with_id,
+)
 
 if TYPE_CHECKING:
     from scsd.ws import SocketQuota, WsConfig
 
 logger = logging.getLogger(__name__)
 
-CLOSE_GOING_AWAY: Final = 1001
-CLOSE_RESYNC: Final = 4001
-CLOSE_POLICY: Final = 1008
 REPLAY_PAGE: Final = 500
-
-
-class FrameBudget:
-    """A token bucket: `burst` frames at once, refilled at `per_second`; empty means flood."""
-
-    def __init__(self, per_second: float, burst: float) -> None:
-        self._rate, self._burst = per_second, burst
-        self._tokens, self._at = burst, trio.current_time()
-
-    def take(self) -> bool:
-        now = trio.current_time()
-        self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
-        self._at = now
-        if self._tokens < 1:
-            return False
-        self._tokens -= 1
-        return True
 
 
 class Connection:
@@ -172,7 +160,7 @@ class Connection:
 
     async def _dispatch(self, sub: Subscription, call: Mapping[str, Any], call_id: Any) -> None:
         if call.get("type") == "ping":
-            await self._send(_with_id({"type": "pong"}, call_id))
+            await self._send(with_id({"type": "pong"}, call_id))
             return
         tool, args = call.get("tool"), call.get("arguments") or {}
         if not isinstance(args, dict):
@@ -188,9 +176,7 @@ class Connection:
         if tool == "subscribe" and args.get("session_id") == ALL_SESSIONS:
             sub.add(ALL_SESSIONS)
             self._last_sent[ALL_SESSIONS] = 0
-            await self._send(
-                _with_id({"type": "subscribed", "session_id": ALL_SESSIONS, "data": {}}, call_id)
-            )
+            await self._send(with_id({"type": "subscribed", "session_id": ALL_SESSIONS, "data": {}}, call_id))
         elif tool == "subscribe":
             sid = validation.session_id(args.get("session_id"))
             if sid not in sub.sessions and len(sub.sessions) >= self._cfg.max_subscriptions_per_socket:
@@ -204,14 +190,14 @@ class Connection:
             sid = ALL_SESSIONS if raw == ALL_SESSIONS else validation.session_id(raw)
             sub.discard(sid)
             self._last_sent.pop(sid, None)
-            await self._send(_with_id({"type": "unsubscribed", "session_id": sid}, call_id))
+            await self._send(with_id({"type": "unsubscribed", "session_id": sid}, call_id))
         elif tool == "get_messages":
             sid = validation.session_id(args.get("session_id"))
             since = validation.optional_id(args.get("since_id"), "since_id")
             limit = validation.int_range(args.get("limit", 50), "limit", 1, 1000)
             page = await self._page(sid, since, limit)
             await self._send(
-                _with_id(
+                with_id(
                     {
                         "type": "messages",
                         "session_id": sid,
@@ -225,9 +211,9 @@ class Connection:
             try:
                 session = await self._store.get_session(sid)
             except NotFound:
-                raise _no_session(sid) from None
+                raise no_session(sid) from None
             await self._send(
-                _with_id({"type": "session_info", "session_id": sid, "data": session.to_json()}, call_id)
+                with_id({"type": "session_info", "session_id": sid, "data": session.to_json()}, call_id)
             )
         else:
             raise ToolError(
@@ -254,7 +240,7 @@ class Connection:
         self._authenticated.set()
         data = {"agent_id": identity.agent_id, "agent_type": identity.agent_type,
                 "permissions": sorted(identity.permissions)}  # fmt: skip
-        await self._send(_with_id({"type": "authenticated", "data": data}, call_id))
+        await self._send(with_id({"type": "authenticated", "data": data}, call_id))
 
     async def _subscribe(self, sub: Subscription, sid: str, since: int | None, call_id: Any) -> None:
         async with self._send_lock:
@@ -266,10 +252,10 @@ class Connection:
                 await self._store.get_session(sid)
             except NotFound:
                 sub.discard(sid)
-                raise _no_session(sid) from None
+                raise no_session(sid) from None
             self._last_sent[sid] = last_id if since is None else since
             await self._send(
-                _with_id({"type": "subscribed", "session_id": sid, "data": {"last_id": last_id}}, call_id)
+                with_id({"type": "subscribed", "session_id": sid, "data": {"last_id": last_id}}, call_id)
             )
             while since is not None and self._last_sent[sid] < last_id:
                 page = await self._page(sid, self._last_sent[sid], REPLAY_PAGE)
@@ -287,11 +273,11 @@ class Connection:
                 sid, self._identity, visibilities=VISIBILITIES, since_id=since, limit=limit
             )
         except NotFound:
-            raise _no_session(sid) from None
+            raise no_session(sid) from None
         return page.messages
 
     async def _send_error(self, e: ToolError, call_id: Any) -> None:
-        await self._send(_with_id({"type": "error", "data": {"code": e.code, "message": e.message}}, call_id))
+        await self._send(with_id({"type": "error", "data": {"code": e.code, "message": e.message}}, call_id))
 
     async def _send(self, event: dict[str, Any]) -> None:
         await self._send_text(json.dumps(event, ensure_ascii=False))
@@ -302,13 +288,3 @@ class Connection:
             await self._ws.send_message(text)
         if scope.cancelled_caught:
             raise ConnectionClosed(None)
-
-
-def _with_id(event: dict[str, Any], call_id: Any) -> dict[str, Any]:
-    if call_id is not None:
-        event["id"] = call_id
-    return event
-
-
-def _no_session(sid: str) -> ToolError:
-    return ToolError("SESSION_NOT_FOUND", f"Session {sid!r} does not exist.")
