@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import signal
 import sys
 from collections.abc import Mapping, Sequence
+from functools import partial
 from types import FrameType
 
 import trio
 
 from scsd.config import Config, environ_snapshot, load_config
 from scsd.errors import StartupError
+from scsd.logs import SecretFilter, handler
 from scsd.sdnotify import Notifier
 
 logger = logging.getLogger("scsd")
 
 EXIT_USAGE = 2
+# Subcommand → module in scsd.commands with `run(config) -> int`.
+COMMANDS = {
+    "status": "status",
+    "client-config": "client_config",
+    "backup": "transfer",
+    "export": "transfer",
+    "import": "transfer",
+    "keys": "keys_cmd",
+}
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
@@ -44,7 +56,10 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except StartupError as e:
         print(f"scsd: {e}", file=sys.stderr)
         return EXIT_USAGE
-    _setup_logging(config.log_level)
+    secrets = _setup_logging(config.log_level, config.log_format)
+    for given in (config.api_key, config.admin_key, config.jwt_secret):
+        if given is not None:
+            secrets.add(given.reveal())
     os.umask(0o077)  # the database and secrets are for this user only
     early = _EarlySignals()
     if config.command == "serve":
@@ -55,8 +70,12 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             from scsd import stdio
 
             trio.run(stdio.run, config)
+        elif config.command in COMMANDS:
+            module = importlib.import_module(f"scsd.commands.{COMMANDS[config.command]}")
+            status: int = module.run(config)
+            return status
         else:
-            trio.run(_serve, config, Notifier(env), early)
+            trio.run(_serve, config, Notifier(env), early, secrets)
     except* StartupError as group:
         failure = _first(group)
     if failure is not None:
@@ -65,13 +84,13 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     return 0
 
 
-async def _serve(config: Config, notifier: Notifier, early: _EarlySignals) -> None:
+async def _serve(config: Config, notifier: Notifier, early: _EarlySignals, secrets: SecretFilter) -> None:
     from scsd import daemon  # heavy (FastMCP); imported after the early signal handler is in
 
     stop = trio.Event()
     async with trio.open_nursery() as nursery:
         await nursery.start(_wait_for_signal, stop, notifier, early)
-        await nursery.start(daemon.run, config, stop.wait, notifier)
+        await nursery.start(partial(daemon.run, redact=secrets.add), config, stop.wait, notifier)
         if not stop.is_set():  # a stop during start-up has already said STOPPING=1
             notifier.notify("READY=1")
         # Both tasks end by themselves: the signal task after the first signal, daemon.run
@@ -100,16 +119,16 @@ async def _wait_for_signal(
         signal.signal(signum, signal.SIG_DFL)
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+def _setup_logging(level: str, fmt: str) -> SecretFilter:
+    """Log to stderr as `fmt` ("text" or "json"), one line per event; every line passes the
+    returned filter, which masks JWTs, generated keys and the secrets added to it."""
+    secrets = SecretFilter()
+    logging.basicConfig(level=level, handlers=[handler(fmt, secrets)])
     # Third-party chatter stays at WARNING unless we are debugging.
     if level != "DEBUG":
         for noisy in ("hypercorn.error", "mcp", "fastmcp", "httpx", "trio-websocket", "docket"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+    return secrets
 
 
 def _first(group: BaseExceptionGroup[StartupError]) -> StartupError:

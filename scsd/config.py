@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Final
 
+from scsd.cli_args import build_parser, check_flags
 from scsd.errors import ConfigError
 
 DEFAULT_HOST: Final = "127.0.0.1"
@@ -18,6 +19,7 @@ DEFAULT_WS_PORT: Final = 8080
 DEFAULT_POLL_SECONDS: Final = 0.1
 DEFAULT_SHUTDOWN_GRACE_SECONDS: Final = 5.0
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS: Final = ("text", "json")
 DB_FILENAME: Final = "scsd.db"
 
 
@@ -50,6 +52,7 @@ class Config:
     """
 
     command: str = "serve"
+    command_args: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     ws_host: str = DEFAULT_HOST
@@ -57,6 +60,7 @@ class Config:
     data_dir: Path = field(default_factory=lambda: Path.home() / ".local/share/scsd")
     db_path: Path | None = None
     log_level: str = "INFO"
+    log_format: str = "text"
     poll_seconds: float = DEFAULT_POLL_SECONDS
     shutdown_grace_seconds: float = DEFAULT_SHUTDOWN_GRACE_SECONDS
     api_key: Secret | None = None
@@ -93,6 +97,7 @@ _ENV_FIELDS: Final[Mapping[str, str]] = {
     "SHARED_CONTEXT_AGENT_ID": "agent_id",
     "SHARED_CONTEXT_AGENT_TYPE": "agent_type",
     "LOG_LEVEL": "log_level",
+    "SHARED_CONTEXT_LOG_FORMAT": "log_format",
 }
 
 _SECONDS_BOUNDS: Final[Mapping[str, tuple[float, float]]] = {
@@ -110,6 +115,7 @@ _FLAGS: Final[Mapping[str, str]] = {
     "--db": "db_path",
     "--data-dir": "data_dir",
     "--log-level": "log_level",
+    "--log-format": "log_format",
     "--agent-id": "agent_id",
     "--agent-type": "agent_type",
 }
@@ -120,40 +126,6 @@ _TOML_ALIASES: Final[Mapping[str, str]] = {
     "poll_interval": "poll_seconds",
     "shutdown_grace": "shutdown_grace_seconds",
 }
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises ConfigError instead of printing usage and exiting."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise ConfigError(f"{message} (see `scsd --help`)")
-
-
-def _add_common(p: argparse.ArgumentParser) -> None:
-    s = argparse.SUPPRESS  # only flags actually given override lower layers
-    p.add_argument("--host", default=s, help="HTTP/MCP/UI bind address (127.0.0.1)")
-    p.add_argument("--port", default=s, help="HTTP/MCP/UI port (45678; 0 = any free port)")
-    p.add_argument("--ws-host", dest="ws_host", default=s, help="WebSocket bind address")
-    p.add_argument("--ws-port", dest="ws_port", default=s, help="WebSocket port (8080; 0 = any)")
-    p.add_argument("--db", dest="db_path", default=s, help="SQLite file (DATA_DIR/scsd.db)")
-    p.add_argument("--data-dir", dest="data_dir", default=s, help="where secrets and the db live")
-    p.add_argument("--config", dest="config_file", default=s, help="TOML config file")
-    p.add_argument("--log-level", dest="log_level", default=s, help="DEBUG, INFO, WARNING, ERROR")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The `scsd` command line: `serve` (default) and `stdio`."""
-    parser = _Parser(prog="scsd", description="Shared Context Server daemon")
-    _add_common(parser)
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
-    serve = sub.add_parser("serve", help="run the daemon (default)")
-    _add_common(serve)
-    stdio = sub.add_parser("stdio", help="serve MCP over stdio against the same database")
-    _add_common(stdio)
-    s = argparse.SUPPRESS
-    stdio.add_argument("--agent-id", dest="agent_id", default=s, help="local identity's agent id")
-    stdio.add_argument("--agent-type", dest="agent_type", default=s, help="local agent type")
-    return parser
 
 
 def default_data_dir(environ: Mapping[str, str]) -> Path:
@@ -173,7 +145,7 @@ def load_config(argv: Sequence[str], environ: Mapping[str, str]) -> Config:
         ConfigError: a flag or value is invalid; the message names it and the fix.
     """
     parser = build_parser()
-    _check_flags(parser, argv)
+    check_flags(parser, argv)
     args = vars(parser.parse_args(list(argv)))
     raw: dict[str, Any] = {"data_dir": default_data_dir(environ)}
     config_file = args.pop("config_file", None)
@@ -183,8 +155,9 @@ def load_config(argv: Sequence[str], environ: Mapping[str, str]) -> Config:
         if environ.get(env_name, "") != "":
             raw[field_name] = environ[env_name]
     command = args.pop("command", None) or "serve"
+    command_args = {k.removeprefix("cmd_"): args.pop(k) for k in list(args) if k.startswith("cmd_")}
     raw.update(args)
-    return _validate(replace(Config(), command=command), raw)
+    return _validate(replace(Config(), command=command, command_args=MappingProxyType(command_args)), raw)
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -195,7 +168,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
-    known = {f for f in Config.__dataclass_fields__ if f != "command"}
+    known = {f for f in Config.__dataclass_fields__ if f not in ("command", "command_args")}
     out: dict[str, Any] = {}
     for key, value in data.items():
         name = _TOML_ALIASES.get(key, key.replace("-", "_"))
@@ -246,6 +219,11 @@ def _convert(name: str, value: Any) -> Any:
         if level not in LOG_LEVELS:
             raise ConfigError(f"{_flag(name)} must be one of {', '.join(LOG_LEVELS)}, got {value!r}")
         return level
+    if name == "log_format":
+        fmt = str(value).lower()
+        if fmt not in LOG_FORMATS:
+            raise ConfigError(f"{_flag(name)} must be one of {', '.join(LOG_FORMATS)}, got {value!r}")
+        return fmt
     if name in ("api_key", "admin_key", "jwt_secret"):
         if len(str(value)) < 16:
             raise ConfigError(f"{_flag(name)} must be at least 16 characters long")
@@ -275,27 +253,6 @@ def _flag(name: str) -> str:
     ways = [f for f, field_name in _FLAGS.items() if field_name == name]
     ways += [e for e, field_name in _ENV_FIELDS.items() if field_name == name]
     return " / ".join(ways) if ways else f"{name} (config file)"
-
-
-def _check_flags(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
-    """Name an unknown `--flag` ourselves: argparse would blame the value after it instead
-    ("invalid choice: '1'") because it takes that value for the subcommand."""
-    for token in argv:
-        if token == "--":
-            return
-        flag = token.split("=", 1)[0]
-        if flag.startswith("--") and flag not in _known_flags(parser):
-            raise ConfigError(f"unknown flag {flag} (see `scsd --help`)")
-
-
-def _known_flags(parser: argparse.ArgumentParser) -> set[str]:
-    known: set[str] = set()
-    for action in parser._actions:
-        known.update(action.option_strings)
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                known |= _known_flags(sub)
-    return known
 
 
 def environ_snapshot() -> dict[str, str]:

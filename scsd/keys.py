@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -14,6 +15,12 @@ from scsd.errors import StartupError
 
 SECRETS_FILENAME: Final = "secrets.json"
 _FIELDS: Final = ("api_key", "admin_key", "jwt_secret")
+# How each secret is generated, on first start and by `scsd keys rotate`.
+_GENERATORS: Final[Mapping[str, Callable[[], str]]] = {
+    "api_key": lambda: "scsd_agent_" + secrets.token_urlsafe(32),
+    "admin_key": lambda: "scsd_admin_" + secrets.token_urlsafe(32),
+    "jwt_secret": lambda: secrets.token_urlsafe(48),
+}
 
 
 @dataclass(frozen=True)
@@ -78,11 +85,7 @@ def _read(path: Path) -> dict[str, str]:
 
 
 def _create(path: Path) -> dict[str, str]:
-    values = {
-        "api_key": "scsd_agent_" + secrets.token_urlsafe(32),
-        "admin_key": "scsd_admin_" + secrets.token_urlsafe(32),
-        "jwt_secret": secrets.token_urlsafe(48),
-    }
+    values = {name: generate() for name, generate in _GENERATORS.items()}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         # 0600 from the first byte; link() publishes it only if no other process won the race.
@@ -99,3 +102,34 @@ def _create(path: Path) -> dict[str, str]:
     except OSError as e:
         raise StartupError(f"cannot write secrets file {path}: {e.strerror}") from None
     return values
+
+
+def rotate_secrets(path: Path, names: Iterable[str]) -> dict[str, str]:
+    """Give the named secrets new values in the secrets file, keeping the others.
+
+    The file is replaced atomically (written 0600 beside it, then renamed over it), so a
+    process starting meanwhile reads either the old file or the new one, never half of one.
+
+    Returns:
+        The new values of the rotated secrets, by name.
+
+    Raises:
+        StartupError: the file is unreadable or corrupt, or cannot be rewritten.
+    """
+    stored = _read(path)
+    rotated = {name: _GENERATORS[name]() for name in names}
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.unlink(missing_ok=True)  # a leftover could carry a wider mode; O_EXCL gives us 0600
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(stored | rotated, f, indent=2)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())  # the old secrets are gone after the rename: don't lose the new ones
+        os.replace(tmp, path)
+    except OSError as e:
+        raise StartupError(f"cannot write secrets file {path}: {e.strerror}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return rotated

@@ -22,6 +22,7 @@ from scsd.store.messages import MessageOps, MessagePage
 from scsd.store.reader import Reader, open_reader
 from scsd.store.search import SearchOps
 from scsd.store.sessions import SessionOps
+from scsd.store.transfer import TransferOps
 
 __all__ = [
     "ALL_SCOPES",
@@ -37,7 +38,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-class Store(SessionOps, MessageOps, SearchOps, MemoryOps, AuditOps):
+class Store(SessionOps, MessageOps, SearchOps, MemoryOps, AuditOps, TransferOps):
     """Owns the write connection; each call runs in a worker thread, one at a time."""
 
 

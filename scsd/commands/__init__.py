@@ -1,0 +1,1 @@
+"""Operator subcommands of `scsd`: each module has `run(config) -> int` (the exit status)."""
