@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
-from scsd import asgi, mcp_tools, net, sse, sweeper, watcher, webapp, ws
+from scsd import asgi, mcp_tools, net, prometheus, sse, sweeper, watcher, webapp, ws
 from scsd.auth import Authority
 from scsd.config import Config
 from scsd.events import Endpoints
@@ -27,19 +27,24 @@ async def run(
     wait_for_shutdown: Callable[[], Awaitable[object]],
     notifier: Notifier,
     *,
+    redact: Callable[[str], None] | None = None,
     task_status: trio.TaskStatus[Endpoints] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Run all services until `wait_for_shutdown` returns, then drain and stop.
 
     Start order: sockets bound, store, watcher (baseline read), MCP session manager, HTTP,
     WebSocket; stop order is the reverse. `task_status.started()` receives the bound
-    endpoints once everything accepts connections.
+    endpoints once everything accepts connections. `redact`, if given, receives each secret
+    in use (agent key, admin key, JWT secret) so that logging can mask it.
 
     Raises:
         StartupError: a port is busy, the data dir is unwritable, the database unusable.
     """
     prepare_data_dir(config.data_dir)
     keys = load_or_create_keys(config)
+    if redact is not None:
+        for secret in (keys.api_key, keys.admin_key, keys.jwt_secret):
+            redact(secret.reveal())
     http_sock = net.bind(config.host, config.port, "HTTP", "pass --port (0 picks a free port)")
     with (
         http_sock,
@@ -65,7 +70,11 @@ async def run(
             http_port = int(http_sock.getsockname()[1])
             origins = config.allowed_origins + net.ui_origins(config.host, http_port)
             live = sse.blueprint(hub, store, authority, sse.SseConfig(origins, config.sse_heartbeat_seconds))
-            web = webapp.create_app(store, HealthSources(store, hub, watcher_state, ws_stats), live)
+            health = HealthSources(store, hub, watcher_state, ws_stats)
+            exporter = prometheus.Exporter(health, svc.metrics)
+            watcher_state.delivery = exporter.delivery.observe
+            scrape = prometheus.blueprint(exporter, health, keys.admin_key.reveal())
+            web = webapp.create_app(store, health, live, scrape)
             http_in_flight, mcp_calls = InFlight(), InFlight()
             app = asgi.route(web, mcp_app, http_in_flight, mcp_calls)  # type: ignore[arg-type]  # Quart's scope types are narrower
             ws_cfg = ws.WsConfig(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -47,12 +47,17 @@ class Wakeup:
 
 @dataclass
 class WatcherState:
-    """What `/health` reports: the cursor and when it last caught up."""
+    """What `/health` reports: the cursor and when it last caught up.
+
+    `delivery`, if set, is called with each published message's delivery latency in seconds:
+    from its `timestamp` (when the daemon accepted it) to its publication to the hub.
+    """
 
     last_id: int = 0
     last_poll: float = 0.0
     errors: int = 0
     running: bool = False
+    delivery: Callable[[float], None] | None = None
 
     @property
     def lag_seconds(self) -> float:
@@ -101,6 +106,8 @@ async def _drain(source: ChangeSource, hub: Hub, state: WatcherState) -> None:
             hub.publish(Change.new_message(message))
             state.last_id = message.id
         if batch:
+            if state.delivery is not None:
+                _observe(state.delivery, batch)
             # New activity changes each session's updated_at: one update per session per batch.
             for session in await source.sessions({m.session_id for m in batch}):
                 hub.publish(Change.session_update(session))
@@ -110,3 +117,10 @@ async def _drain(source: ChangeSource, hub: Hub, state: WatcherState) -> None:
         state.last_poll = time.time()
         if len(batch) < BATCH and len(others) < BATCH:
             return
+
+
+def _observe(delivery: Callable[[float], None], batch: list[Message]) -> None:
+    # One clock read per batch: the whole batch was published within this synchronous loop.
+    now_micros = time.time_ns() // 1000
+    for message in batch:
+        delivery(max(0, now_micros - message.timestamp) / 1_000_000)

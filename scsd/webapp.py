@@ -29,9 +29,9 @@ def web_dir() -> Path:
     return installed if installed.is_dir() else here.parent / "web"
 
 
-def create_app(store: Store, health: HealthSources, live: Blueprint) -> QuartTrio:
-    """The Quart app; its routes are closures over the store and the health sources; `live`
-    is the SSE blueprint."""
+def create_app(store: Store, health: HealthSources, *blueprints: Blueprint) -> QuartTrio:
+    """The Quart app; its routes are closures over the store and the health sources;
+    `blueprints` (the SSE stream, `/metrics`) are registered as given."""
     web = web_dir()
     app = QuartTrio(
         __name__,
@@ -64,5 +64,6 @@ def create_app(store: Store, health: HealthSources, live: Blueprint) -> QuartTri
             "index.html", sessions=[s.to_json() for s in sessions], version=__version__
         )
 
-    app.register_blueprint(live)
+    for blueprint in blueprints:
+        app.register_blueprint(blueprint)
     return app
