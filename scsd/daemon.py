@@ -118,6 +118,7 @@ async def _watchdog(notifier: Notifier, state: watcher.WatcherState) -> None:
     """Pet systemd's watchdog while the event loop runs and the watcher keeps polling."""
     assert notifier.watchdog_seconds is not None
     while True:
+        # Sleep first: the first WATCHDOG=1 then follows READY=1, as systemd expects.
+        await trio.sleep(notifier.watchdog_seconds / 3)
         if state.running and state.lag_seconds < notifier.watchdog_seconds:
             notifier.notify("WATCHDOG=1")
-        await trio.sleep(notifier.watchdog_seconds / 3)

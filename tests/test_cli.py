@@ -254,13 +254,16 @@ async def test_second_signal_during_the_drain_forces_exit(tmp_path: Path) -> Non
                 assert await daemon.proc.wait() != 0
 
 
-async def test_sd_notify_ready_only_when_listening_then_stopping(tmp_path: Path) -> None:
+async def test_sd_notify_ready_then_watchdog_then_stopping(tmp_path: Path) -> None:
     # WATCHDOG_USEC of 1.5 s: the daemon pets every 0.5 s while healthy.
     with _notify_socket(tmp_path / "notify") as sock:
         env = _env(NOTIFY_SOCKET=str(tmp_path / "notify"), WATCHDOG_USEC="1500000")
         async with _spawn(_ports0(tmp_path / "data"), env) as daemon, httpx.AsyncClient() as client:
             with trio.fail_after(START_SECONDS):
-                assert "STOPPING=1" not in await _notifications(sock, "READY=1")
+                before_ready = await _notifications(sock, "READY=1")
+            # In order: READY=1 first, then WATCHDOG=1 pings, then STOPPING=1.
+            assert before_ready[-1] == "READY=1" and "WATCHDOG=1" not in before_ready, before_ready
+            assert "STOPPING=1" not in before_ready
             # READY=1 means listening: the ready line is already written and /health answers
             # at once. The client's idle keep-alive connection must not hold up the stop.
             with trio.fail_after(PROMPT_SECONDS):
