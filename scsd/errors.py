@@ -24,7 +24,16 @@ class NotFound(LookupError):
 
 
 class StoreUnavailable(Exception):
-    """The database could not be read or written (disk full, I/O error, locked too long)."""
+    """The database could not be read or written (disk full, I/O error, locked too long).
+
+    `reason` says which, so a caller can say what to do next: "busy" (locked by another
+    process past the busy timeout: retry), "disk_full", "read_only", "corrupt" or "io_error".
+    A failed write was rolled back: nothing of it was stored.
+    """
+
+    def __init__(self, message: str, reason: str = "io_error") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class AlreadyExists(Exception):

@@ -45,9 +45,12 @@ async def report(src: HealthSources) -> tuple[dict[str, Any], bool]:
         database["status"] = "ok"
     except StoreUnavailable as e:
         database.update(status="error", error=str(e))
-    watcher_ok = src.watcher.running and src.watcher.lag_seconds <= MAX_WATCHER_LAG_SECONDS
+    watcher = src.watcher
+    watcher_ok = watcher.running and watcher.error is None and watcher.lag_seconds <= MAX_WATCHER_LAG_SECONDS
     healthy = database["status"] == "ok" and watcher_ok and src.ws.port != 0
     body = runtime_report(src.hub, src.watcher, src.ws)
     body["watcher"]["status"] = "ok" if watcher_ok else "down"
+    if watcher.error is not None:
+        body["watcher"]["error"] = watcher.error
     return {"status": "ok" if healthy else "degraded", "version": __version__, "database": database,
             **body}, healthy  # fmt: skip

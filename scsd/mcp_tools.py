@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import trio
 from fastmcp import FastMCP
@@ -96,12 +96,7 @@ def _enveloped(fn: ToolFunction, svc: Services) -> ToolFunction:
             result = e.reply()
         except StoreUnavailable as e:
             logger.warning("tool %s: %s", name, e)
-            result = ToolError(
-                "DATABASE_UNAVAILABLE",
-                "The database is busy or unavailable; nothing was written. Retry in a few seconds.",
-                severity="error",
-                context={"retry_after": 5},
-            ).reply()
+            result = _unavailable(e).reply()
         except Exception:
             logger.exception("tool %s failed", name)
             result = ToolError(
@@ -116,6 +111,32 @@ def _enveloped(fn: ToolFunction, svc: Services) -> ToolFunction:
     # Resolve string annotations here: FastMCP reads the wrapper's signature.
     call.__signature__ = inspect.signature(fn, eval_str=True)  # type: ignore[attr-defined]
     return call
+
+
+# What a caller hears for each kind of storage fault (StoreUnavailable.reason).
+_FAULTS: Final = {
+    "busy": "The database is locked by another process; nothing was written. Retry in a few seconds.",
+    "disk_full": "The disk holding the database is full; nothing was written. "
+    "Retry once the operator has freed disk space.",
+    "read_only": "The database file is read-only; nothing was written. The operator must make it writable.",
+    "corrupt": "The database file is damaged; nothing was written. "
+    "The operator must restore it from a backup.",
+    "io_error": "The database could not be read or written; nothing was written. Retry in a few seconds.",
+}
+
+
+def _unavailable(e: StoreUnavailable) -> ToolError:
+    """DATABASE_UNAVAILABLE, saying which fault (context.reason) and whether a retry helps."""
+    context: dict[str, Any] = {"reason": e.reason}
+    if e.reason in ("busy", "io_error"):
+        context["retry_after"] = 5
+    return ToolError(
+        "DATABASE_UNAVAILABLE",
+        _FAULTS.get(e.reason, _FAULTS["io_error"]),
+        recoverable=e.reason != "corrupt",
+        severity="error",
+        context=context,
+    )
 
 
 def _as_resource(fn: Callable[..., Awaitable[str]]) -> Callable[..., Awaitable[str]]:

@@ -148,6 +148,9 @@ def migrate(conn: sqlite3.Connection, path: str) -> int:
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        # SQLite may already have ended the transaction (disk full, I/O error); a ROLLBACK
+        # then would fail and hide the error that says what happened.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
     return found

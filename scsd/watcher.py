@@ -49,6 +49,9 @@ class Wakeup:
 class WatcherState:
     """What `/health` reports: the cursor and when it last caught up.
 
+    `error` is set while the last poll failed (the database could not be read), so that
+    `/health` reports the watcher down at once rather than after the lag limit.
+
     `delivery`, if set, is called with each published message's delivery latency in seconds:
     from its `timestamp` (when the daemon accepted it) to its publication to the hub.
     """
@@ -56,6 +59,7 @@ class WatcherState:
     last_id: int = 0
     last_poll: float = 0.0
     errors: int = 0
+    error: str | None = None
     running: bool = False
     delivery: Callable[[float], None] | None = None
 
@@ -91,9 +95,11 @@ async def run(
                 await _drain(source, hub, state)
             except StoreUnavailable as e:
                 state.errors += 1
+                state.error = str(e)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 logger.warning("watcher poll failed (%s); retrying in %.1fs", e, backoff)
             else:
+                state.error = None
                 backoff = poll_seconds
     finally:
         state.running = False

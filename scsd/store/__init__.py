@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import sqlite_utils
 import trio
 
 from scsd import schema
-from scsd.store._lane import connect, now_micros
+from scsd.store._lane import BUSY_TIMEOUT_SECONDS, connect, now_micros, startup_error
 from scsd.store.audit import AuditOps
 from scsd.store.memory import ALL_SCOPES, MemoryOps
 from scsd.store.messages import MessageOps, MessagePage
@@ -26,6 +27,7 @@ from scsd.store.transfer import TransferOps
 
 __all__ = [
     "ALL_SCOPES",
+    "BUSY_TIMEOUT_SECONDS",
     "MessagePage",
     "Reader",
     "Store",
@@ -43,26 +45,38 @@ class Store(SessionOps, MessageOps, SearchOps, MemoryOps, AuditOps, TransferOps)
 
 
 @contextlib.asynccontextmanager
-async def open_store(path: Path, on_commit: Callable[[], None] = lambda: None) -> AsyncIterator[Store]:
+async def open_store(
+    path: Path,
+    on_commit: Callable[[], None] = lambda: None,
+    *,
+    busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS,
+) -> AsyncIterator[Store]:
     """Open (creating and migrating if needed) the database at `path`; close it on exit.
 
     `on_commit` runs after every committed change a subscriber may care about (it wakes the
-    watcher).
+    watcher). A write that finds the database locked by another connection waits up to
+    `busy_timeout_seconds`, then fails with `StoreUnavailable` (reason "busy").
 
     Raises:
-        StartupError: the database cannot be opened, or is newer than this code.
+        StartupError: the database cannot be opened or written (read-only, damaged, locked,
+            disk full), or is newer than this code.
     """
-    db = await trio.to_thread.run_sync(_open_and_migrate, path)
+    db = await trio.to_thread.run_sync(_open_and_migrate, path, busy_timeout_seconds)
     try:
         yield Store(db, path, on_commit)
     finally:
         db.close()
 
 
-def _open_and_migrate(path: Path) -> sqlite_utils.Database:
-    db = connect(path)
+def _open_and_migrate(path: Path, busy_timeout_seconds: float) -> sqlite_utils.Database:
+    db = connect(path, busy_timeout_seconds)
     try:
+        # The migration always writes (user_version, in BEGIN IMMEDIATE), so a database this
+        # process cannot write is refused here, at start-up, not at the first caller's write.
         found = schema.migrate(db.conn, str(path))
+    except sqlite3.Error as e:
+        db.close()
+        raise startup_error(path, e) from None
     except BaseException:
         db.close()
         raise

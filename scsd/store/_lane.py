@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -17,7 +18,7 @@ from scsd.errors import StartupError, StoreUnavailable
 from scsd.events import Message, Session
 
 T = TypeVar("T")
-BUSY_TIMEOUT_MS: Final = 10_000
+BUSY_TIMEOUT_SECONDS: Final = 10.0
 MESSAGE_COLUMNS: Final = (
     "id, session_id, sender, sender_type, content, visibility, message_type, metadata, "
     "timestamp, parent_message_id"
@@ -28,22 +29,91 @@ def now_micros() -> int:
     return time.time_ns() // 1000
 
 
-def connect(path: Path) -> sqlite_utils.Database:
+def connect(path: Path, busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> sqlite_utils.Database:
     """Open `path` with the settings every scsd connection uses (WAL, busy timeout, FKs).
 
+    `busy_timeout_seconds` is how long a statement waits for a lock another connection
+    holds before it fails with "database is locked".
+
     Raises:
-        StartupError: the file cannot be opened or is not a database.
+        StartupError: the file cannot be opened, is read-only, damaged or not a database.
     """
     try:
-        conn = sqlite3.connect(path, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = sqlite3.connect(path, check_same_thread=False, timeout=busy_timeout_seconds)
+    except sqlite3.Error as e:
+        raise startup_error(path, e) from None
+    try:
         db = sqlite_utils.Database(conn, execute_plugins=False)
-        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
+        db.execute(f"PRAGMA busy_timeout = {round(busy_timeout_seconds * 1000):d}")
         db.execute("PRAGMA foreign_keys = ON")
         db.enable_wal()
         db.execute("PRAGMA synchronous = NORMAL")
-    except sqlite3.DatabaseError as e:
-        raise StartupError(f"cannot open database {path}: {e}; check --db / SHARED_CONTEXT_DB") from None
+    except sqlite3.Error as e:
+        conn.close()
+        raise startup_error(path, e) from None
     return db
+
+
+# SQLite's primary result codes for faults of the file, not of our SQL.
+_REASONS: Final = {
+    sqlite3.SQLITE_BUSY: "busy",
+    sqlite3.SQLITE_LOCKED: "busy",
+    sqlite3.SQLITE_FULL: "disk_full",
+    sqlite3.SQLITE_READONLY: "read_only",
+    sqlite3.SQLITE_PERM: "read_only",
+    sqlite3.SQLITE_CORRUPT: "corrupt",
+    sqlite3.SQLITE_NOTADB: "corrupt",
+    sqlite3.SQLITE_IOERR: "io_error",
+    sqlite3.SQLITE_CANTOPEN: "io_error",
+}
+_EXPLAIN: Final = {
+    "busy": "the database is locked by another process for longer than the busy timeout",
+    "disk_full": "the disk holding the database is full",
+    "read_only": "the database file is read-only",
+    "corrupt": "the database file is damaged",
+    "io_error": "the database file could not be read or written",
+}
+
+
+def fault_reason(e: sqlite3.Error) -> str | None:
+    """What kind of storage fault `e` is ("busy", "disk_full", ...), or None for an error
+    in the SQL itself (a bug, not a fault of the file)."""
+    code = getattr(e, "sqlite_errorcode", None)
+    return None if code is None else _REASONS.get(code & 0xFF)
+
+
+def unavailable(e: sqlite3.Error, doing: str) -> StoreUnavailable:
+    """The StoreUnavailable for a fault `e` met while `doing` something."""
+    reason = fault_reason(e) or "io_error"
+    return StoreUnavailable(f"{doing} failed: {_EXPLAIN[reason]} ({e})", reason)
+
+
+def startup_error(path: Path, e: sqlite3.Error) -> StartupError:
+    """One line saying what is wrong with the database at `path` and what to do about it."""
+    reason = fault_reason(e)
+    if reason == "io_error" and not _writable(path):
+        reason = "read_only"  # SQLite says only "unable to open database file" here
+    if reason == "read_only":
+        return StartupError(
+            f"database {path} is read-only ({e}): make the file and its directory writable by "
+            "this user (not on a read-only file system), or pass another --db"
+        )
+    if reason == "corrupt":
+        return StartupError(
+            f"database {path} is damaged or not an SQLite database ({e}): restore it from a "
+            "backup (scsd backup), or pass another --db"
+        )
+    if reason == "busy":
+        return StartupError(f"database {path} is locked by another process ({e}): stop that process or retry")
+    if reason == "disk_full":
+        return StartupError(f"no space left for database {path} ({e}): free disk space and retry")
+    return StartupError(f"cannot open database {path}: {e}; check --db / SHARED_CONTEXT_DB")
+
+
+def _writable(path: Path) -> bool:
+    # access() reports a read-only file system, an immutable file or another owner's file.
+    directory = path.parent if str(path.parent) else Path(".")
+    return os.access(directory, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
 
 
 class Lane:
@@ -60,9 +130,12 @@ class Lane:
     async def _call(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
         try:
             return await trio.to_thread.run_sync(fn, self._db, limiter=self._one_at_a_time)
-        except sqlite3.OperationalError as e:
-            # Busy past the timeout, disk full, I/O error: the caller may retry later.
-            raise StoreUnavailable(f"database unavailable: {e}") from e
+        except sqlite3.Error as e:
+            # Busy past the timeout, disk full, read-only, damaged: a fault of the file, which
+            # the caller may hear about. Other errors (constraints, SQL) are bugs: propagate.
+            if fault_reason(e) is None and not isinstance(e, sqlite3.OperationalError):
+                raise
+            raise unavailable(e, "database access") from e
 
     async def _write(self, fn: Callable[[sqlite_utils.Database], T], *, notify: bool = True) -> T:
         """Run `fn` in one write transaction; wake the watcher after it commits."""
@@ -77,10 +150,14 @@ def _immediate(conn: sqlite3.Connection) -> Iterator[None]:
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield
+        conn.execute("COMMIT")  # may fail too (disk full, busy): then roll back as well
     except BaseException:
-        conn.execute("ROLLBACK")
+        # SQLite rolls the whole transaction back by itself after some errors (disk full,
+        # I/O error); a ROLLBACK then would fail and hide the error that says what happened.
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
 
 
 def in_immediate(db: sqlite_utils.Database, fn: Callable[[sqlite_utils.Database], T]) -> T:

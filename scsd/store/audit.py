@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 import sqlite_utils
 
+from scsd.errors import StoreUnavailable
 from scsd.events import iso_from_micros
 from scsd.store._lane import Lane, dump, now_micros
+
+logger = logging.getLogger(__name__)
 
 
 class AuditOps(Lane):
@@ -29,8 +33,13 @@ class AuditOps(Lane):
                 [now_micros(), event_type, agent_id, session_id, resource, result, dump(metadata or {})],
             )
 
-        # Audit rows are not changes subscribers care about: no wake-up.
-        await self._write(run, notify=False)
+        # Audit rows are not changes subscribers care about: no wake-up. The audited action has
+        # already happened (a message committed, say): a failed audit write must not turn its
+        # success into an error the caller would retry, posting twice. Log it instead.
+        try:
+            await self._write(run, notify=False)
+        except StoreUnavailable as e:
+            logger.warning("audit row %s for %s not written: %s", event_type, agent_id, e)
 
     async def audit_entries(
         self, limit: int, offset: int, agent_id: str | None, session_id: str | None

@@ -10,25 +10,43 @@ from pathlib import Path
 import sqlite_utils
 import trio
 
-from scsd.errors import StoreUnavailable
 from scsd.events import Change, MemoryChange, Message, Session
-from scsd.store._lane import MESSAGE_COLUMNS, connect, to_message, to_session
+from scsd.store._lane import (
+    BUSY_TIMEOUT_SECONDS,
+    MESSAGE_COLUMNS,
+    connect,
+    startup_error,
+    to_message,
+    to_session,
+    unavailable,
+)
 
 
 class Reader:
     """The watcher's own read connection: cheap `data_version` checks, then reads by id."""
 
-    def __init__(self, db: sqlite_utils.Database) -> None:
+    def __init__(self, db: sqlite_utils.Database, path: Path) -> None:
         self._db = db
+        self._path = path
         self._data_version = -1
         self._log_version = -1
         self._log_cursor = 0
         self._one_at_a_time = trio.CapacityLimiter(1)
 
     async def max_id(self) -> int:
-        """The newest message id: the watcher's baseline. Also the change log's baseline."""
+        """The newest message id: the watcher's baseline. Also the change log's baseline.
+
+        Raises:
+            StartupError: the database cannot be read (this is the daemon's first read).
+        """
 
         def run() -> int:
+            try:
+                return baseline()
+            except sqlite3.Error as e:
+                raise startup_error(self._path, e) from None
+
+        def baseline() -> int:
             self._data_version = self._log_version = self._current_version()
             self._log_cursor = int(self._db.execute("SELECT max(id) FROM change_log").fetchone()[0] or 0)
             return int(self._db.execute("SELECT max(id) FROM messages").fetchone()[0] or 0)
@@ -46,7 +64,7 @@ class Reader:
             try:
                 return poll()
             except sqlite3.Error as e:
-                raise StoreUnavailable(f"reading new messages failed: {e}") from e
+                raise unavailable(e, "reading new messages") from e
 
         def poll() -> list[Message]:
             version = self._current_version()
@@ -71,7 +89,7 @@ class Reader:
             try:
                 return poll()
             except sqlite3.Error as e:
-                raise StoreUnavailable(f"reading the change log failed: {e}") from e
+                raise unavailable(e, "reading the change log") from e
 
         def poll() -> list[Change]:
             version = self._current_version()
@@ -104,7 +122,7 @@ class Reader:
             try:
                 return list(self._sessions(session_ids).values())
             except sqlite3.Error as e:
-                raise StoreUnavailable(f"reading sessions failed: {e}") from e
+                raise unavailable(e, "reading sessions") from e
 
         return await trio.to_thread.run_sync(run, limiter=self._one_at_a_time)
 
@@ -121,10 +139,12 @@ class Reader:
 
 
 @contextlib.asynccontextmanager
-async def open_reader(path: Path) -> AsyncIterator[Reader]:
+async def open_reader(
+    path: Path, *, busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS
+) -> AsyncIterator[Reader]:
     """A read connection for the watcher, separate from the writer's."""
-    db = await trio.to_thread.run_sync(connect, path)
+    db = await trio.to_thread.run_sync(connect, path, busy_timeout_seconds)
     try:
-        yield Reader(db)
+        yield Reader(db, path)
     finally:
         db.close()
