@@ -14,6 +14,9 @@ MAX_PURPOSE: Final = 1_000
 MAX_METADATA_CHARS: Final = 10_000
 MAX_METADATA_KEYS: Final = 50
 MAX_METADATA_KEY: Final = 100
+# Deeper JSON cannot be read back by common clients (the MCP Python client stops at 200
+# levels, and a reply wraps stored values in a few more).
+MAX_JSON_DEPTH: Final = 64
 _CONTROL: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # C0 and C1 but \t \n \r
 _SESSION_ID: Final = re.compile(r"session_[0-9a-f]{16}")
 
@@ -62,6 +65,8 @@ def metadata(value: object) -> dict[str, Any]:
         raise _bad_metadata("metadata keys must be strings.")
     if any(len(k) > MAX_METADATA_KEY for k in value):
         raise _bad_metadata(f"metadata keys must be at most {MAX_METADATA_KEY} characters.")
+    if json_depth(value) > MAX_JSON_DEPTH:
+        raise _bad_metadata(f"metadata is nested deeper than {MAX_JSON_DEPTH} levels; flatten it.")
     try:
         # allow_nan=False: NaN/Infinity are not JSON, and a browser's JSON.parse rejects them.
         size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False))
@@ -70,6 +75,20 @@ def metadata(value: object) -> dict[str, Any]:
     if size > MAX_METADATA_CHARS:
         raise _bad_metadata(f"metadata is {size:,} characters as JSON; the limit is {MAX_METADATA_CHARS:,}.")
     return value
+
+
+def json_depth(value: object) -> int:
+    """How deeply lists and objects nest in `value` (a scalar is 0), without recursion."""
+    deepest, stack = 0, [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            depth += 1
+            deepest = max(deepest, depth)
+            if depth > MAX_JSON_DEPTH:
+                return depth  # deep enough to refuse; no need to walk the rest
+            stack.extend((child, depth) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def visibility(value: object) -> str:

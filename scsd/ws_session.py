@@ -153,7 +153,7 @@ class Connection:
                     raise ToolError("INVALID_JSON", "Each frame must be a JSON object.")
                 call_id = call.get("id")
                 await self._dispatch(sub, call, call_id)
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
                 await self._send_error(ToolError("INVALID_JSON", "Frame is not valid JSON."), None)
             except ToolError as e:
                 await self._send_error(e, call_id)

@@ -137,6 +137,10 @@ def _ttl(value: object) -> int | None:
 
 
 def _check_value(value: Any) -> None:
+    if validation.json_depth(value) > validation.MAX_JSON_DEPTH:
+        raise invalid_input(
+            f"value is nested deeper than {validation.MAX_JSON_DEPTH} levels; flatten it.", "value"
+        )
     try:
         size = len(json.dumps(value, ensure_ascii=False, allow_nan=False))
     except (TypeError, ValueError):
