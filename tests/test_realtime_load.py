@@ -19,6 +19,9 @@ from wsproto.events import AcceptConnection, CloseConnection, RejectConnection, 
 
 DONE = "DONE"
 CLOSE_RESYNC = 4001
+# Alice writes BATCHES x 100 messages (10 of each 100 private), bob BATCHES/9 x 100 private
+# ones: 5,000 messages in all.
+BATCHES = 45
 
 
 async def _follow(url: str, sid: str, rng: random.Random | None = None) -> tuple[list[int], int, int]:
@@ -58,9 +61,9 @@ def _level(i: int) -> str:
 
 
 async def test_reconnecting_clients_end_with_exactly_what_they_may_see(running: Running) -> None:
-    """1,000 messages (some private to their sender, some agent_only) while 20 clients drop
+    """5,000 messages (some private to their sender, some agent_only) while 20 clients drop
     their socket at random points and resubscribe with since_id."""
-    with trio.fail_after(90):
+    with trio.fail_after(600):
         alice = await running.token("alice", "claude")
         bob = await running.token("bob", "gemini")
         reader = await running.token("reader", "claude")
@@ -82,7 +85,7 @@ async def test_reconnecting_clients_end_with_exactly_what_they_may_see(running: 
                         visible.append(reply["message_id"])
 
         async def bob_writes() -> None:
-            for batch in range(2):
+            for batch in range(BATCHES // 9 * 2):
                 calls = [_add(bob, sid, f"b{batch}.{i}", "private") for i in range(50)]
                 assert all(r["success"] for r in await mcp.calls(calls))
 
@@ -91,12 +94,12 @@ async def test_reconnecting_clients_end_with_exactly_what_they_may_see(running: 
                 nursery.start_soon(client, n)
             async with trio.open_nursery() as writers:
                 for first in range(3):  # three MCP sessions at once: their ids interleave
-                    writers.start_soon(alice_writes, range(first, 9, 3))
+                    writers.start_soon(alice_writes, range(first, BATCHES, 3))
                 writers.start_soon(bob_writes)
             done = await mcp.call("add_message", session_id=sid, content=DONE, auth_token=alice)
             visible.append(done["message_id"])
     expected = sorted(visible)
-    assert len(expected) == 9 * 90 + 1
+    assert len(expected) == BATCHES * 90 + 1
     for n, (ids, connections, _) in sorted(results.items()):
         assert ids == expected, f"client {n}: {len(ids)} ids, {len(set(ids))} distinct"
         assert connections > 2, f"client {n} never reconnected"
