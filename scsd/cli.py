@@ -45,6 +45,9 @@ class _EarlySignals:
             signal.signal(signum, self._handle)
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.received is not None:  # a second signal: force quit, as once running
+            signal.signal(signum, signal.SIG_DFL)
+            signal.raise_signal(signum)
         self.received = signum
 
 
