@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
-from scsd import asgi, mcp_tools, net, prometheus, sse, sweeper, watcher, webapp, ws
+from scsd import asgi, mcp_tools, net, prometheus, sse, sweeper, ui, watcher, webapp, ws
 from scsd.auth import Authority
 from scsd.config import Config
 from scsd.events import Endpoints
@@ -74,7 +74,8 @@ async def run(
             exporter = prometheus.Exporter(health, svc.metrics)
             watcher_state.delivery = exporter.delivery.observe
             scrape = prometheus.blueprint(exporter, health, keys.admin_key.reveal())
-            web = webapp.create_app(store, health, live, scrape)
+            ui_deps = ui.UiDeps(keys, int(ws_sock.getsockname()[1]))
+            web = webapp.create_app(store, health, live, scrape, ui_deps=ui_deps)
             http_in_flight, mcp_calls = InFlight(), InFlight()
             app = asgi.route(web, mcp_app, http_in_flight, mcp_calls)  # type: ignore[arg-type]  # Quart's scope types are narrower
             ws_cfg = ws.WsConfig(

@@ -6,10 +6,10 @@ import logging
 from pathlib import Path
 from typing import Final
 
-from quart import Blueprint, Response, redirect, render_template
+from quart import Blueprint, Response, redirect
 from quart_trio import QuartTrio
 
-from scsd import __version__
+from scsd import ui
 from scsd.health import HealthSources, report
 from scsd.store import Store
 
@@ -29,9 +29,12 @@ def web_dir() -> Path:
     return installed if installed.is_dir() else here.parent / "web"
 
 
-def create_app(store: Store, health: HealthSources, *blueprints: Blueprint) -> QuartTrio:
+def create_app(
+    store: Store, health: HealthSources, *blueprints: Blueprint, ui_deps: ui.UiDeps | None = None
+) -> QuartTrio:
     """The Quart app; its routes are closures over the store and the health sources;
-    `blueprints` (the SSE stream, `/metrics`) are registered as given."""
+    `blueprints` (the SSE stream, `/metrics`) are registered as given; the Web UI (`scsd.ui`)
+    when `ui_deps` is given."""
     web = web_dir()
     app = QuartTrio(
         __name__,
@@ -45,6 +48,7 @@ def create_app(store: Store, health: HealthSources, *blueprints: Blueprint) -> Q
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
         return response
 
     @app.get("/health")
@@ -57,13 +61,8 @@ def create_app(store: Store, health: HealthSources, *blueprints: Blueprint) -> Q
     async def to_ui() -> Response:
         return redirect("/ui/")  # type: ignore[return-value]
 
-    @app.get("/ui/")
-    async def dashboard() -> str:
-        sessions = await store.list_sessions(limit=200, offset=0, active_only=False)
-        return await render_template(
-            "index.html", sessions=[s.to_json() for s in sessions], version=__version__
-        )
-
+    if ui_deps is not None:
+        app.register_blueprint(ui.blueprint(store, health, ui_deps))
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     return app

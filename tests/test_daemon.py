@@ -14,6 +14,7 @@ from conftest import Running
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
 from helpers import next_event
+from test_ui import sign_in
 from trio_websocket import ConnectionClosed, open_websocket_url
 
 from scsd import daemon
@@ -94,7 +95,10 @@ async def test_ui_lists_sessions_escaped(running: Running) -> None:
     await running.mcp().call("create_session", purpose="<script>x</script> review", auth_token=token)
 
     def get() -> httpx.Response:
-        return httpx.get(f"{running.endpoints.http_url}/ui/", timeout=10)
+        with httpx.Client(base_url=running.endpoints.http_url, timeout=10) as client:
+            assert client.get("/ui/").status_code == 303  # the UI needs signing in
+            sign_in(client, running.secrets["api_key"], "viewer")
+            return client.get("/ui/")
 
     with trio.fail_after(20):
         response = await trio.to_thread.run_sync(get)

@@ -1,0 +1,160 @@
+"""The UI's routes: login/logout, dashboard, session page (+ post form), health, token API."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Final
+
+from quart import Blueprint, Response, render_template, request
+
+from scsd import __version__, validation
+from scsd.errors import NotFound
+from scsd.events import VISIBILITIES, Identity
+from scsd.health import HealthSources, report
+from scsd.replies import ToolError
+from scsd.store import Store
+from scsd.ui.auth import (
+    CSRF_FIELD,
+    CSRF_HEADER,
+    SignedIn,
+    UiAuth,
+    UiDeps,
+    clear_session,
+    csrf_ok,
+    login_csrf_ok,
+    new_login_nonce,
+)
+
+PAGE_MESSAGES: Final = 500
+LOGIN: Final = "/ui/login"
+
+
+def blueprint(store: Store, health: HealthSources, deps: UiDeps) -> Blueprint:
+    bp = Blueprint("ui", __name__)
+    auth = UiAuth(deps)
+
+    async def page(template: str, me: SignedIn, status: int = 200, **context: object) -> Response:
+        html = await render_template(template, me=me.identity, csrf=me.csrf, version=__version__, **context)
+        return Response(html, status, mimetype="text/html")
+
+    def to_login() -> Response:
+        return _see_other(LOGIN)
+
+    async def login_form(error: str | None = None, status: int = 200) -> Response:
+        nonce = secrets.token_urlsafe(32)
+        html = await render_template("login.html", csrf=nonce, error=error, version=__version__)
+        response = Response(html, status, mimetype="text/html")
+        new_login_nonce(response, nonce)
+        return response
+
+    @bp.get("/ui/login")
+    async def login_page() -> Response:
+        return await login_form()
+
+    @bp.post("/ui/login")
+    async def login() -> Response:
+        form = await request.form
+        if not login_csrf_ok(form.get(CSRF_FIELD)):
+            return await login_form("The form expired; please sign in again.", 403)
+        who = auth.sign_in(form.get("key", ""), form.get("agent_id", ""), form.get("agent_type", ""))
+        if isinstance(who, str):
+            await store.audit("ui_login_failed", form.get("agent_id", "")[:100] or "-", result="bad key")
+            return await login_form(who, 401)
+        await store.audit("ui_login", who.agent_id, metadata={"agent_type": who.agent_type})
+        response = _see_other("/ui/")
+        auth.set_session(response, who)
+        return response
+
+    @bp.post("/ui/logout")
+    async def logout() -> Response | tuple[str, int]:
+        me = auth.current()
+        if me is not None and not csrf_ok(me, (await request.form).get(CSRF_FIELD)):
+            return "CSRF token missing or wrong", 403
+        response = _see_other(LOGIN)
+        clear_session(response)
+        return response
+
+    @bp.get("/ui/")
+    async def dashboard() -> Response:
+        if (me := auth.current()) is None:
+            return to_login()
+        sessions = await store.list_sessions(limit=200, offset=0, active_only=False)
+        return await page("index.html", me, sessions=[s.to_json() for s in sessions])
+
+    @bp.get("/ui/health")
+    async def health_page() -> Response:
+        if (me := auth.current()) is None:
+            return to_login()
+        body, healthy = await report(health)
+        return await page("health.html", me, 200 if healthy else 503, healthy=healthy,
+                          report=json.dumps(body, indent=2, ensure_ascii=False))  # fmt: skip
+
+    @bp.get("/ui/sessions/<session_id>")
+    async def session_page(session_id: str) -> Response:
+        if (me := auth.current()) is None:
+            return to_login()
+        try:
+            sid = validation.session_id(session_id)
+            session = await store.get_session(sid)
+            shown = await store.get_messages(
+                sid, me.identity, visibilities=VISIBILITIES, limit=PAGE_MESSAGES, newest_first=True
+            )
+        except (ToolError, NotFound):
+            return await page("missing.html", me, 404, session_id=session_id)
+        messages = [m.to_json() for m in reversed(shown.messages)]
+        return await page(
+            "session.html",
+            me,
+            session=session.to_json(),
+            messages=messages,
+            last_id=messages[-1]["id"] if messages else 0,
+            ws_port=deps.ws_port,
+            visibilities=_postable(me.identity),
+        )
+
+    @bp.post("/ui/sessions/<session_id>/messages")
+    async def post_message(session_id: str) -> Response | tuple[str, int]:
+        if (me := auth.current()) is None:
+            return to_login()
+        form = await request.form
+        if not csrf_ok(me, form.get(CSRF_FIELD)):
+            return "CSRF token missing or wrong", 403
+        if not me.identity.can("write"):
+            return "You may not post: your agent type has no write permission.", 403
+        try:
+            sid = validation.session_id(session_id)
+            level = validation.visibility(form.get("visibility", "public"))
+            if level not in _postable(me.identity):
+                return "Only admins may post admin_only messages.", 403
+            text = validation.clean_text(form.get("content", ""), "content", validation.MAX_CONTENT)
+            message = await store.add_message(sid, me.identity, text, level, {}, None, "human_input")
+        except ToolError as e:
+            return e.message, 400
+        except NotFound:
+            return "No such session.", 404
+        await store.audit("message_added", me.identity.agent_id, session_id=sid,
+                          metadata={"message_id": message.id, "visibility": level, "via": "ui"})  # fmt: skip
+        return _see_other(f"/ui/sessions/{sid}")
+
+    @bp.get("/ui/api/token")
+    async def api_token() -> tuple[dict[str, object], int, dict[str, str]]:
+        """A short-lived bearer token for the cookie's identity, for the WebSocket/SSE
+        `?token=`. The CSRF header proves the call comes from our own page's script."""
+        no_store = {"Cache-Control": "no-store"}
+        if (me := auth.current()) is None:
+            return {"error": "not signed in"}, 401, no_store
+        if not csrf_ok(me, request.headers.get(CSRF_HEADER)):
+            return {"error": "CSRF token missing or wrong"}, 403, no_store
+        token, expires_at = auth.mint_token(me.identity)
+        return {"token": token, "expires_at": expires_at}, 200, no_store
+
+    return bp
+
+
+def _postable(who: Identity) -> list[str]:
+    return [v for v in VISIBILITIES if v != "admin_only" or who.is_admin]
+
+
+def _see_other(location: str) -> Response:
+    return Response("", 303, headers={"Location": location})
