@@ -69,12 +69,15 @@ async def run(
             mcp_app = mcp_tools.http_app(mcp_tools.build(svc))
             http_port = int(http_sock.getsockname()[1])
             origins = config.allowed_origins + net.ui_origins(config.host, http_port)
-            live = sse.blueprint(hub, store, authority, sse.SseConfig(origins, config.sse_heartbeat_seconds))
+            ui_deps = ui.UiDeps(keys, int(ws_sock.getsockname()[1]))
+            from_cookie = ui.UiAuth(ui_deps).identity_from_cookie_header
+            live = sse.blueprint(
+                hub, store, authority, sse.SseConfig(origins, config.sse_heartbeat_seconds, from_cookie)
+            )
             health = HealthSources(store, hub, watcher_state, ws_stats)
             exporter = prometheus.Exporter(health, svc.metrics)
             watcher_state.delivery = exporter.delivery.observe
             scrape = prometheus.blueprint(exporter, health, keys.admin_key.reveal())
-            ui_deps = ui.UiDeps(keys, int(ws_sock.getsockname()[1]))
             web = webapp.create_app(store, health, live, scrape, ui_deps=ui_deps)
             http_in_flight, mcp_calls = InFlight(), InFlight()
             app = asgi.route(web, mcp_app, http_in_flight, mcp_calls)  # type: ignore[arg-type]  # Quart's scope types are narrower
@@ -82,6 +85,7 @@ async def run(
                 allowed_origins=origins,
                 max_sockets_per_identity=config.max_sockets_per_identity,
                 max_subscriptions_per_socket=config.max_subscriptions_per_socket,
+                cookie_identity=from_cookie,
             )
             draining = trio.Event()
             grace = config.shutdown_grace_seconds

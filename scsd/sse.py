@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -27,6 +27,8 @@ REPLAY_PAGE: Final = 500
 class SseConfig:
     allowed_origins: tuple[str, ...] = ()
     heartbeat_seconds: float = 15.0
+    # The Web UI's cookie as credentials: raw Cookie header -> signed-in identity, or None.
+    cookie_identity: Callable[[str | None], Identity | None] | None = None
 
 
 def blueprint(hub: Hub, store: Store, authority: Authority, cfg: SseConfig) -> Blueprint:
@@ -41,10 +43,12 @@ def blueprint(hub: Hub, store: Store, authority: Authority, cfg: SseConfig) -> B
             return {"error": f"origin {origin} is not allowed"}, 403
         scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
         token = request.args.get("token") or (bearer.strip() if scheme.lower() == "bearer" else "")
-        if not token:
-            return {"error": "a token is required (?token= or Authorization: Bearer)"}, 401
+        cookie_who = cfg.cookie_identity(request.headers.get("Cookie")) if cfg.cookie_identity else None
+        if not token and cookie_who is None:
+            return {"error": "a token is required (?token=, Authorization: Bearer, or the UI's sign-in)"}, 401
         try:
-            who = (await check_token(authority, store, token)).identity
+            who = (await check_token(authority, store, token)).identity if token else cookie_who
+            assert who is not None
             sid = validation.session_id(session_id)
             since = validation.optional_id(_int(request.headers.get("Last-Event-ID")
                                                 or request.args.get("since_id")), "since_id")  # fmt: skip

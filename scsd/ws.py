@@ -42,6 +42,8 @@ class WsConfig:
     frame_burst: float = 200.0
     max_sockets_per_identity: int = 10_000
     max_subscriptions_per_socket: int = 1_000
+    # The Web UI's cookie as credentials: raw Cookie header -> signed-in identity, or None.
+    cookie_identity: Callable[[str | None], Identity | None] | None = None
 
 
 class SocketQuota:
@@ -157,6 +159,10 @@ async def _admit(
     if token is None:
         scheme, _, value = headers.get("authorization", "").partition(" ")
         token = value.strip() if scheme.lower() == "bearer" else None
+    if not token and cfg.cookie_identity is not None:
+        cookie_who = cfg.cookie_identity(headers.get("cookie"))
+        if cookie_who is not None:
+            return cookie_who
     if not token:
         if parts.path == "/ws":
             return None

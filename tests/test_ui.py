@@ -7,8 +7,11 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import httpx
+import pytest
 import trio
 from conftest import Running
+from helpers import next_event
+from trio_websocket import ConnectionRejected, open_websocket_url
 
 T = TypeVar("T")
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -60,7 +63,7 @@ async def test_agent_key_signs_in_as_agent_never_admin_and_cookie_is_strict(runn
             assert r.status_code == 303 and r.headers["location"] == "/ui/"
             cookie = [v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith("scsd_ui=")]
             assert cookie, r.headers
-            assert "HttpOnly" in cookie[0] and "SameSite=Strict" in cookie[0] and "Path=/ui/" in cookie[0]
+            assert "HttpOnly" in cookie[0] and "SameSite=Strict" in cookie[0] and "Path=/;" in cookie[0] + ";"
             page = c.get("/ui/")
             assert page.status_code == 200 and "alice (claude)" in page.text and ", admin" not in page.text
             # An agent that names itself "admin" with the agent key is still not an admin.
@@ -167,3 +170,46 @@ async def test_health_page_and_missing_session(running: Running) -> None:
             assert c.get("/ui/sessions/..%2f").status_code == 404
 
     await in_thread(run)
+
+
+async def test_websocket_and_sse_accept_the_ui_cookie(running: Running) -> None:
+    """SPEC §4: the live endpoints take the UI's sign-in cookie as credentials — from the UI's
+    own origin; a foreign page's Origin is refused even with the cookie."""
+    token = await running.token("alice")
+    sid = (await running.mcp().call("create_session", purpose="cookie", auth_token=token))["session_id"]
+
+    def cookie_of_signed_in_bob() -> str:
+        with client(running) as c:
+            sign_in(c, running.secrets["api_key"], "bob", "claude")
+            return str(c.cookies["scsd_ui"])
+
+    cookie = await in_thread(cookie_of_signed_in_bob)
+    origin = running.endpoints.http_url
+    headers = [("Cookie", f"scsd_ui={cookie}"), ("Origin", origin)]
+    with trio.fail_after(30):
+        async with open_websocket_url(f"{running.endpoints.ws_url}/ws/{sid}", extra_headers=headers) as ws:
+            connected = await next_event(ws, "connected")
+            assert connected["data"]["agent_id"] == "bob"
+            await next_event(ws, "subscribed")
+        with pytest.raises(ConnectionRejected) as caught:
+            foreign = [("Cookie", f"scsd_ui={cookie}"), ("Origin", "http://evil.example")]
+            async with open_websocket_url(f"{running.endpoints.ws_url}/ws/{sid}", extra_headers=foreign):
+                pass
+        assert caught.value.status_code == 403
+        with pytest.raises(ConnectionRejected) as caught:
+            forged = [("Cookie", f"scsd_ui={cookie[:-2]}xx"), ("Origin", origin)]
+            async with open_websocket_url(f"{running.endpoints.ws_url}/ws/{sid}", extra_headers=forged):
+                pass
+        assert caught.value.status_code == 401
+    await running.mcp().call("add_message", session_id=sid, content="via cookie", auth_token=token)
+
+    def first_sse_message() -> tuple[int, str]:
+        url = f"{running.endpoints.http_url}/ui/sessions/{sid}/events?since_id=0"
+        with httpx.stream("GET", url, headers={"Cookie": f"scsd_ui={cookie}"}, timeout=10) as r:
+            for line in r.iter_lines():
+                if line.startswith("data:") and "via cookie" in line:
+                    return r.status_code, line
+        raise AssertionError("stream ended without the message")
+
+    status, line = await in_thread(first_sse_message)
+    assert status == 200 and '"sender": "alice"' in line

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scsd.ui.auth import UiDeps
+from scsd.ui.auth import UiAuth, UiDeps
 from scsd.ui.pages import blueprint
 
-__all__ = ["UiDeps", "blueprint"]
+__all__ = ["UiAuth", "UiDeps", "blueprint"]

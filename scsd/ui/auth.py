@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
 from typing import Any, Final
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -71,7 +72,23 @@ class UiAuth:
 
     def current(self) -> SignedIn | None:
         """Who the request's cookie says is signed in, if it is genuine and fresh."""
-        raw = request.cookies.get(SESSION_COOKIE)
+        return self.from_cookie(request.cookies.get(SESSION_COOKIE))
+
+    def identity_from_cookie_header(self, header: str | None) -> Identity | None:
+        """The signed-in identity in a raw `Cookie:` header (the WebSocket and SSE endpoints
+        accept the UI's cookie as credentials, SPEC §4)."""
+        if not header:
+            return None
+        jar = SimpleCookie()
+        try:
+            jar.load(header)
+        except CookieError:
+            return None
+        morsel = jar.get(SESSION_COOKIE)
+        signed_in = self.from_cookie(morsel.value if morsel else None)
+        return signed_in.identity if signed_in else None
+
+    def from_cookie(self, raw: str | None) -> SignedIn | None:
         if not raw:
             return None
         try:
@@ -88,7 +105,7 @@ class UiAuth:
         payload = {"a": who.agent_id, "t": who.agent_type, "p": sorted(who.permissions),
                    "c": secrets.token_urlsafe(32)}  # fmt: skip
         _set_cookie(response, SESSION_COOKIE, self._signer.dumps(payload), SESSION_SECONDS)
-        response.delete_cookie(LOGIN_COOKIE, path="/ui/")
+        response.delete_cookie(LOGIN_COOKIE, path="/")
 
     def mint_token(self, who: Identity) -> tuple[str, int]:
         issued = self.authority.issue(who)
@@ -109,7 +126,7 @@ def csrf_ok(signed_in: SignedIn, given: str | None) -> bool:
 
 
 def clear_session(response: Response) -> None:
-    response.delete_cookie(SESSION_COOKIE, path="/ui/")
+    response.delete_cookie(SESSION_COOKIE, path="/")
 
 
 def _set_cookie(response: Response, name: str, value: str, max_age: int) -> None:
@@ -117,7 +134,9 @@ def _set_cookie(response: Response, name: str, value: str, max_age: int) -> None
         name,
         value,
         max_age=max_age,
-        path="/ui/",
+        # "/": browsers send it to the WebSocket endpoint too (cookies ignore the port), and
+        # SameSite=Strict keeps other sites' pages from riding on it.
+        path="/",
         httponly=True,
         samesite="Strict",
         secure=request.scheme == "https",
