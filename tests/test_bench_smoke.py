@@ -1,0 +1,104 @@
+"""The benchmarks' core functions at toy sizes, so bench/ keeps working. Correctness only:
+nothing here asserts a timing (SPEC §8 figures come from running bench/, see
+docs/performance.md)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import trio
+from conftest import Running
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+import add_message
+import benchkit
+import cross_process
+import delivery
+import history
+import idle_start
+import memory
+from trio_websocket import open_websocket_url
+
+
+def test_statistics_helpers() -> None:
+    assert benchkit.percentile([3.0, 1.0, 2.0], 50) == 2.0
+    assert benchkit.percentile(list(range(1, 101)), 99) == 99
+    assert benchkit.summary_ms([0.001, 0.002])["max"] == 2.0
+    assert benchkit.median_of([{"a": 1.0}, {"a": 3.0}, {"a": 2.0}]) == {"a": 2.0}
+    assert abs(benchkit.iso_seconds("1970-01-01T00:00:01.500000Z") - 1.5) < 1e-9
+
+
+def test_proc_readers() -> None:
+    assert benchkit.cpu_seconds(os.getpid()) > 0
+    assert benchkit.vm_rss_kib(os.getpid()) > 1000
+    (window,) = idle_start.window_percentages([os.getpid()], 0.06, windows=3)
+    assert len(window) == 3 and all(p >= 0 for p in window)
+
+
+async def test_delivery_to_scsd_and_bare_subscribers(running: Running) -> None:
+    with trio.fail_after(30):
+        tokens = benchkit.bench_tokens(running.config.data_dir, 3, per_identity=2)
+        assert len(tokens) == 2
+        sid = await benchkit.create_session(running.mcp_url, tokens[0])
+        urls = benchkit.session_urls(f"{running.endpoints.ws_url}/ws", sid, tokens)
+        async with benchkit.mcp_session(running.mcp_url, tokens[0]) as mcp:
+            async with benchkit.open_fleet(urls, 3) as fleet:
+                stats = await delivery.measure_run(fleet, delivery.mcp_writer(mcp, sid), 2, gap=0)
+            assert await delivery.noop_round_trip_ms(mcp, 2) > 0
+        assert stats["p50_ms"] <= stats["p99_ms"] <= stats["max_ms"]
+        assert stats["call_p50_ms"] > 0 and not fleet.arrivals
+        async with (
+            benchkit.spawn_bare() as bare,
+            open_websocket_url(f"{bare.ws_url}/fire") as fire,
+            benchkit.open_fleet([f"{bare.ws_url}/ws/x"], 2) as fleet,
+        ):
+            stats = await delivery.measure_run(fleet, delivery.bare_writer(fire), 2, gap=0)
+        assert stats["max_ms"] >= stats["p50_ms"] >= 0
+
+
+async def test_add_message_rate(running: Running) -> None:
+    with trio.fail_after(30):
+        token = benchkit.mint_token(running.config.data_dir, "bench")
+        sid = await benchkit.create_session(running.mcp_url, token)
+        target = add_message.Target("scsd", running.mcp_url, sid, {"Authorization": f"Bearer {token}"})
+        assert await add_message.rate(target, "add_message", 4, 2) > 0
+        assert await add_message.rate(target, "get_usage_guidance", 2, 1) > 0
+        async with benchkit.mcp_session(running.mcp_url, token) as mcp:
+            page = await mcp.call("get_messages", session_id=sid)
+        assert page["count"] == 4
+
+
+def test_history_generate_and_measure(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    history.generate(path, 300, 3)
+    results = trio.run(history.measure, path, 2, 1)
+    assert set(results) >= {"get_messages_tail", "get_messages_first_page", "search_context"}
+    assert all(r["median"]["n"] == 2 for r in results.values())
+
+
+async def test_cross_process_writer_reaches_daemon_subscriber(running: Running) -> None:
+    with trio.fail_after(40):
+        tokens = benchkit.bench_tokens(running.config.data_dir, 1)
+        sid = await benchkit.create_session(running.mcp_url, tokens[0])
+        writer = await cross_process.open_stdio_writer(running.config.data_dir)
+        try:
+            async with benchkit.open_fleet(
+                benchkit.session_urls(f"{running.endpoints.ws_url}/ws", sid, tokens), 1
+            ) as fl:
+                stats = await delivery.measure_run(fl, lambda: writer.add_message(sid, "x"), 2, gap=0)
+        finally:
+            writer.proc.kill()
+            await writer.proc.wait()
+        assert stats["p50_ms"] > 0
+
+
+async def test_memory_rss_with_connections(running: Running) -> None:
+    with trio.fail_after(30):
+        tokens = benchkit.bench_tokens(running.config.data_dir, 4)
+        sid = await benchkit.create_session(running.mcp_url, tokens[0])
+        urls = benchkit.session_urls(f"{running.endpoints.ws_url}/ws", sid, tokens)
+        rss = await memory.rss_with(os.getpid(), urls, 4, settle=0)
+        assert rss["rss0_kib"] > 0 and rss["rssN_kib"] > 0
