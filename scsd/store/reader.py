@@ -30,6 +30,7 @@ class Reader:
         self._path = path
         self._data_version = -1
         self._log_version = -1
+        self._latest_version = -2  # the last data_version seen by messages_after
         self._log_cursor = 0
         self._one_at_a_time = trio.CapacityLimiter(1)
 
@@ -67,7 +68,7 @@ class Reader:
                 raise unavailable(e, "reading new messages") from e
 
         def poll() -> list[Message]:
-            version = self._current_version()
+            version = self._latest_version = self._current_version()
             if version == self._data_version:
                 return []
             rows = self._db.execute(
@@ -84,6 +85,10 @@ class Reader:
     async def changes_after(self, limit: int) -> list[Change]:
         """Session and session-memory changes logged since the last call (or since `max_id`),
         as `session_update` / `memory_update` changes; [] at once if nothing was committed."""
+        if self._latest_version == self._log_version:
+            # The version `messages_after` just read (the watcher calls it first) is the one
+            # the log was last read at: idle, no need for another trip to a worker thread.
+            return []
 
         def run() -> list[Change]:
             try:
