@@ -127,6 +127,12 @@ class Authority:
         return Verified(identity, str(claims["jti"]), int(claims["exp"]))
 
 
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header value, else None."""
+    scheme, _, token = (authorization or "").partition(" ")
+    return (token.strip() or None) if scheme.lower() == "bearer" else None
+
+
 def normalize_agent_type(agent_type: str) -> str:
     """Agent types compare case-insensitively; we store them lower-cased."""
     return agent_type.strip().lower()

@@ -18,6 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from quart import Blueprint, Response, request
 
+from scsd.auth import bearer_token
 from scsd.errors import StoreUnavailable
 from scsd.health import HealthSources
 from scsd.metrics import Metrics
@@ -107,8 +108,7 @@ def refusal(remote_addr: str | None, authorization: str, api_key: str, admin_key
     """
     if _is_loopback(remote_addr):
         return None
-    scheme, _, token = authorization.partition(" ")
-    for given in (token.strip() if scheme.lower() == "bearer" else "", api_key.strip()):
+    for given in (bearer_token(authorization) or "", api_key.strip()):
         if given and hmac.compare_digest(given.encode(), admin_key.encode()):
             return None
     return REFUSED

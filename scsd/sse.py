@@ -11,7 +11,7 @@ import trio
 from quart import Blueprint, Response, request
 
 from scsd import validation
-from scsd.auth import Authority, TokenInvalid
+from scsd.auth import Authority, TokenInvalid, bearer_token
 from scsd.credentials import check_token
 from scsd.errors import NotFound
 from scsd.events import VISIBILITIES, Change, Identity
@@ -41,8 +41,7 @@ def blueprint(hub: Hub, store: Store, authority: Authority, cfg: SseConfig) -> B
         origin = request.headers.get("Origin")
         if origin is not None and origin.rstrip("/") not in cfg.allowed_origins:
             return {"error": f"origin {origin} is not allowed"}, 403
-        scheme, _, bearer = request.headers.get("Authorization", "").partition(" ")
-        token = request.args.get("token") or (bearer.strip() if scheme.lower() == "bearer" else "")
+        token = request.args.get("token") or bearer_token(request.headers.get("Authorization"))
         cookie_who = cfg.cookie_identity(request.headers.get("Cookie")) if cfg.cookie_identity else None
         if not token and cookie_who is None:
             return {"error": "a token is required (?token=, Authorization: Bearer, or the UI's sign-in)"}, 401

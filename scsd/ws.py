@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, WebSocketServer
 
-from scsd.auth import Authority, TokenInvalid
+from scsd.auth import Authority, TokenInvalid, bearer_token
 from scsd.credentials import check_token
 from scsd.events import Identity
 from scsd.hub import Hub
@@ -157,8 +157,7 @@ async def _admit(
         return False
     token = parse_qs(parts.query).get("token", [None])[0]
     if token is None:
-        scheme, _, value = headers.get("authorization", "").partition(" ")
-        token = value.strip() if scheme.lower() == "bearer" else None
+        token = bearer_token(headers.get("authorization"))
     if not token and cfg.cookie_identity is not None:
         cookie_who = cfg.cookie_identity(headers.get("cookie"))
         if cookie_who is not None:

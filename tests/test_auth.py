@@ -219,3 +219,12 @@ def test_tokens_with_wrong_or_missing_claims_are_rejected(overrides: dict[str, o
 def test_unknown_permissions_in_a_token_are_ignored() -> None:
     identity, _ = authority().verify(_signed(permissions=["read", "superuser"]))
     assert identity.permissions == frozenset({"read"})
+
+
+def test_bearer_token_parses_only_bearer_headers() -> None:
+    from scsd.auth import bearer_token
+
+    assert bearer_token("Bearer abc.def") == "abc.def"
+    assert bearer_token("bearer  abc ") == "abc"
+    for not_bearer in (None, "", "Bearer", "Bearer   ", "Basic abc", "abc"):
+        assert bearer_token(not_bearer) is None

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scsd import credentials
-from scsd.auth import Authority, TokenInvalid, Verified
+from scsd.auth import Authority, TokenInvalid, Verified, bearer_token
 from scsd.events import Identity
 from scsd.hub import Hub
 from scsd.metrics import Metrics
@@ -42,7 +42,7 @@ async def identify(svc: Services, auth_token: str | None) -> Identity:
     Raises:
         ToolError: AUTH_REQUIRED without credentials, TOKEN_AUTHENTICATION_FAILED for a bad one.
     """
-    token = auth_token or _bearer(svc.request_headers())
+    token = auth_token or bearer_token(svc.request_headers().get("authorization"))
     if not token:
         if svc.local_identity is not None:
             return svc.local_identity
@@ -75,9 +75,3 @@ async def require(svc: Services, auth_token: str | None, permission: str) -> Ide
         await svc.store.audit("access_denied", who.agent_id, result=f"needs {permission}")
         raise permission_denied(permission, who.permissions)
     return who
-
-
-def _bearer(headers: Mapping[str, str]) -> str | None:
-    value = headers.get("authorization", "")
-    scheme, _, token = value.partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
