@@ -2,6 +2,7 @@
 
 HTTP clients get the daemon's `/mcp` URL with a freshly minted token (`Authorization`) and
 the agent API key (`X-API-Key`, to authenticate again later); stdio clients get `scsd stdio`.
+The text itself comes from `render`, a pure function the Web UI's client page uses too.
 """
 
 from __future__ import annotations
@@ -74,12 +75,21 @@ def _json(value: object) -> str:
     return json.dumps(value, indent=2)
 
 
-def _claude_code(t: Target) -> str:
+def claude_code_command(t: Target) -> str:
+    """The `claude mcp add` line that registers this daemon with Claude Code."""
     command = ["claude", "mcp", "add", "--transport", "http", SERVER_NAME, t.url]
     for name, value in t.headers.items():
         command += ["--header", f"{name}: {value}"]
-    server = {"type": "http", "url": t.url, "headers": dict(t.headers)}
-    return shlex.join(command) + "\n\n" + _json({"mcpServers": {SERVER_NAME: server}})
+    return shlex.join(command)
+
+
+def claude_code_json(t: Target) -> str:
+    """The same server as Claude Code's `.mcp.json`."""
+    return _json({"mcpServers": {SERVER_NAME: {"type": "http", "url": t.url, "headers": dict(t.headers)}}})
+
+
+def _claude_code(t: Target) -> str:
+    return claude_code_command(t) + "\n\n" + claude_code_json(t)
 
 
 def _cursor(t: Target) -> str:
@@ -132,6 +142,36 @@ WHERE: Final[Mapping[str, str]] = {
     "gemini": "merge into ~/.gemini/settings.json (or .gemini/settings.json in a project)",
     "generic": "streamable HTTP with these headers, or spawn the stdio command",
 }
+TITLES: Final[Mapping[str, str]] = {
+    "claude-code": "Claude Code",
+    "cursor": "Cursor",
+    "vscode": "VS Code",
+    "claude-desktop": "Claude Desktop (stdio)",
+    "codex": "Codex CLI (stdio)",
+    "gemini": "Gemini CLI",
+    "generic": "Any other MCP client",
+}
+
+
+def render(client: str, target: Target) -> str:
+    """The configuration text for `client` (a name of `RENDERERS` or an alias): a pure
+    function of `target`, shared by this command and the Web UI's client set-up page."""
+    return RENDERERS[ALIASES.get(client, client)](target)
+
+
+def auth_headers(token: str, api_key: str | None) -> dict[str, str]:
+    """The HTTP headers of a config: the bearer token, and the agent API key if given (so
+    the agent can call `authenticate_agent` again when the token expires)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    if api_key is not None:
+        headers["X-API-Key"] = api_key
+    return headers
+
+
+def target(config: Config, url: str, agent_id: str, agent_type: str, headers: Mapping[str, str]) -> Target:
+    """Where a client reaches this daemon: `url` with `headers`, or `scsd stdio` as the agent."""
+    command, args = stdio_command(config, agent_id, agent_type)
+    return Target(url, dict(headers), command, args)
 
 
 def run(config: Config) -> int:
@@ -170,7 +210,7 @@ def run(config: Config) -> int:
             keys.api_key.reveal(), keys.admin_key.reveal(), keys.jwt_secret.reveal(), config.token_ttl_seconds
         )
         issued = authority.issue(Identity(agent_id, agent_type, permissions))
-        headers = {"Authorization": f"Bearer {issued.token}", "X-API-Key": keys.api_key.reveal()}
+        headers = auth_headers(issued.token, keys.api_key.reveal())
         expires = iso_from_micros(issued.expires_at * 1_000_000)
         print(
             f"scsd: token for {agent_id} ({agent_type}: {'+'.join(sorted(permissions))}) expires {expires}; "
@@ -183,8 +223,7 @@ def run(config: Config) -> int:
             f"scsd: `scsd stdio` runs as {agent_id} ({agent_type}) on this data dir; no key needed",
             file=sys.stderr,
         )
-    command, args = stdio_command(config, agent_id, agent_type)
-    target = Target(mcp_url(config.host, config.port), headers, command, args)
+    where = target(config, mcp_url(config.host, config.port), agent_id, agent_type, headers)
     print(f"scsd: {WHERE[client]}", file=sys.stderr)
-    print(RENDERERS[client](target))
+    print(render(client, where))
     return 0
