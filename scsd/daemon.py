@@ -92,6 +92,7 @@ async def run(
             async with trio.open_nursery() as core:
                 await core.start(watcher.run, reader, hub, wakeup, config.poll_seconds, watcher_state)
                 await core.start(sweeper.run, store, config.sweep_interval_seconds)
+                await core.start(hub.announce_presence)
                 if notifier.watchdog_seconds:
                     core.start_soon(_watchdog, notifier, watcher_state)
                 async with trio.open_nursery() as edge:

@@ -107,19 +107,63 @@ class MemoryChange:
         }
 
 
-ChangeKind = Literal["new_message", "session_update", "memory_update"]
+@dataclass(frozen=True)
+class TypingChange:
+    """An agent started or stopped composing in a session; `expires_at` (micros) is when a
+    start lapses by itself if no stop or message follows."""
+
+    session_id: str
+    agent_id: str
+    typing: bool
+    expires_at: int | None
+
+    def to_json(self) -> JsonObject:
+        return {
+            "session_id": self.session_id,
+            "agent_id": self.agent_id,
+            "typing": self.typing,
+            "expires_at": None if self.expires_at is None else iso_from_micros(self.expires_at),
+        }
+
+
+@dataclass(frozen=True)
+class Watcher:
+    """One identity watching a session (holding an open subscription to it)."""
+
+    agent_id: str
+    agent_type: str
+
+    def to_json(self) -> JsonObject:
+        return {"agent_id": self.agent_id, "agent_type": self.agent_type}
+
+
+@dataclass(frozen=True)
+class PresenceChange:
+    """Who watches a session now: `watchers` lists at most a page of them, `count` all."""
+
+    session_id: str
+    watchers: tuple[Watcher, ...]
+    count: int
+
+    def to_json(self) -> JsonObject:
+        return {"watchers": [w.to_json() for w in self.watchers], "count": self.count}
+
+
+ChangeKind = Literal["new_message", "session_update", "memory_update", "typing", "presence"]
 
 
 @dataclass(frozen=True)
 class Change:
-    """One thing that happened in the database, as a watcher saw it: exactly one of
-    `message`, `session`, `memory` is set, according to `kind`."""
+    """One thing that happened, as a watcher (or the hub, for presence) saw it: exactly one
+    of `message`, `session`, `memory`, `typing`, `presence` is set, according to `kind`."""
 
     kind: ChangeKind
     session_id: str
     message: Message | None = None
     session: Session | None = None
     memory: MemoryChange | None = None
+    typing: TypingChange | None = None
+    presence: PresenceChange | None = None
     _json_cache: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -134,11 +178,23 @@ class Change:
     def memory_update(cls, memory: MemoryChange) -> Change:
         return cls("memory_update", memory.session_id, memory=memory)
 
+    @classmethod
+    def typing_update(cls, typing: TypingChange) -> Change:
+        return cls("typing", typing.session_id, typing=typing)
+
+    @classmethod
+    def presence_update(cls, presence: PresenceChange) -> Change:
+        return cls("presence", presence.session_id, presence=presence)
+
     def data(self) -> JsonObject:
         if self.message is not None:
             return self.message.to_json()
         if self.session is not None:
             return self.session.to_json()
+        if self.typing is not None:
+            return self.typing.to_json()
+        if self.presence is not None:
+            return self.presence.to_json()
         assert self.memory is not None
         return self.memory.to_json()
 
@@ -169,14 +225,15 @@ class Endpoints:
     http_port: int
     ws_host: str
     ws_port: int
+    tls: bool = False  # both ports speak TLS: https:// and wss://
 
     @property
     def http_url(self) -> str:
-        return f"http://{_url_host(self.http_host)}:{self.http_port}"
+        return f"{'https' if self.tls else 'http'}://{_url_host(self.http_host)}:{self.http_port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://{_url_host(self.ws_host)}:{self.ws_port}"
+        return f"{'wss' if self.tls else 'ws'}://{_url_host(self.ws_host)}:{self.ws_port}"
 
 
 def _url_host(host: str) -> str:

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from collections.abc import Iterator
 from typing import Final
 
 import trio
 
-from scsd.events import Change, HubStats
+from scsd.events import Change, HubStats, Identity, PresenceChange, Watcher
 
 # Following this "session" means: session updates of every session (a dashboard's feed).
 ALL_SESSIONS: Final = "*"
+# A presence event lists at most this many watchers (and counts them all).
+PRESENCE_PAGE: Final = 100
+# At most one presence event per session per this many seconds (joins and leaves coalesce).
+PRESENCE_INTERVAL_SECONDS: Final = 1.0
 
 
 class Subscription:
@@ -21,25 +26,40 @@ class Subscription:
     and its socket closes with a "resync" code; the client resumes from its last id.
     """
 
-    def __init__(self, hub: Hub, buffer: int) -> None:
+    def __init__(self, hub: Hub, buffer: int, watcher: Watcher | None) -> None:
         self._hub = hub
         self._send, self.receive = trio.open_memory_channel[Change](buffer)
         self.sessions: set[str] = set()
         self.dropped = False
+        self._watcher = watcher
 
     def add(self, session_id: str) -> None:
-        if self.dropped:
-            return  # cut off: the socket is closing; don't route to a closed channel again
+        if self.dropped or session_id in self.sessions:
+            return  # cut off (the socket is closing), or already following
         self.sessions.add(session_id)
         self._hub._by_session.setdefault(session_id, set()).add(self)
+        self._hub._arrive(session_id, self._watcher)
 
     def discard(self, session_id: str) -> None:
+        if session_id not in self.sessions:
+            return
         self.sessions.discard(session_id)
         followers = self._hub._by_session.get(session_id)
         if followers is not None:
             followers.discard(self)
             if not followers:
                 del self._hub._by_session[session_id]
+        self._hub._leave(session_id, self._watcher)
+
+    def identify(self, who: Identity) -> None:
+        """The subscriber is (now) `who`: presence counts it under that identity."""
+        watcher = Watcher(who.agent_id, who.agent_type)
+        if watcher == self._watcher:
+            return
+        for session_id in self.sessions:
+            self._hub._leave(session_id, self._watcher)
+            self._hub._arrive(session_id, watcher)
+        self._watcher = watcher
 
     def _deliver(self, change: Change) -> bool:
         try:
@@ -63,6 +83,12 @@ class Hub:
         self._open: set[Subscription] = set()
         self._dropped = 0
         self._published = 0
+        # Presence: per session, how many subscriptions each identity holds; sessions whose
+        # set of identities changed since the last presence event; and a nudge for that.
+        self._watchers: dict[str, Counter[Watcher]] = {}
+        self._presence_changed: set[str] = set()
+        self._presence_wakeup = trio.Event()
+        self._closing = False
 
     def publish(self, change: Change) -> None:
         """Deliver `change` to every follower of its session (and a `session_update` to the
@@ -79,9 +105,10 @@ class Hub:
                 self._dropped += 1
 
     @contextlib.contextmanager
-    def subscribe(self) -> Iterator[Subscription]:
-        """A new subscription, following no session yet; closed on exit."""
-        sub = Subscription(self, self._buffer)
+    def subscribe(self, who: Identity | None = None) -> Iterator[Subscription]:
+        """A new subscription, following no session yet; closed on exit. With `who`, its
+        sessions count `who` as watching them (presence)."""
+        sub = Subscription(self, self._buffer, None if who is None else Watcher(who.agent_id, who.agent_type))
         self._open.add(sub)
         try:
             with sub.receive:
@@ -93,8 +120,57 @@ class Hub:
     def close(self) -> None:
         """End every subscription (shutdown): receivers see `EndOfChannel` with `dropped`
         false, so sockets close as going away, not as too slow."""
+        self._closing = True  # no presence news to channels that are closing
         for sub in list(self._open):
             sub._close()
+
+    def presence(self, session_id: str) -> PresenceChange:
+        """Who watches `session_id` now: distinct identities, most subscriptions first."""
+        counts = self._watchers.get(session_id, Counter())
+        page = tuple(w for w, _ in counts.most_common(PRESENCE_PAGE))
+        return PresenceChange(session_id, page, len(counts))
+
+    async def announce_presence(
+        self,
+        interval: float = PRESENCE_INTERVAL_SECONDS,
+        *,
+        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Publish a `presence` event for each session whose watchers changed, at most once
+        per `interval` per session: a thousand sockets joining cost a few events, not a
+        thousand times a thousand. Runs until cancelled."""
+        task_status.started()
+        while True:
+            await self._presence_wakeup.wait()
+            self._presence_wakeup = trio.Event()
+            changed, self._presence_changed = self._presence_changed, set()
+            for session_id in sorted(changed):
+                if not self._closing:
+                    self.publish(Change.presence_update(self.presence(session_id)))
+            await trio.sleep(interval)
+
+    def _arrive(self, session_id: str, watcher: Watcher | None) -> None:
+        if watcher is None or session_id == ALL_SESSIONS:
+            return
+        counts = self._watchers.setdefault(session_id, Counter())
+        counts[watcher] += 1
+        if counts[watcher] == 1:
+            self._presence_news(session_id)
+
+    def _leave(self, session_id: str, watcher: Watcher | None) -> None:
+        counts = self._watchers.get(session_id)
+        if watcher is None or counts is None or counts[watcher] == 0:
+            return
+        counts[watcher] -= 1
+        if counts[watcher] == 0:
+            del counts[watcher]
+            if not counts:
+                del self._watchers[session_id]
+            self._presence_news(session_id)
+
+    def _presence_news(self, session_id: str) -> None:
+        self._presence_changed.add(session_id)
+        self._presence_wakeup.set()
 
     def statistics(self) -> HubStats:
         return HubStats(subscribers=len(self._open), dropped=self._dropped, published=self._published)

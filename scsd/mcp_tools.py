@@ -25,7 +25,7 @@ from scsd import __version__
 from scsd.errors import StoreUnavailable
 from scsd.inflight import InFlight
 from scsd.replies import ToolError
-from scsd.tools import Services, ToolFunction, auth_tools, memory, messages, ops, search, sessions
+from scsd.tools import Services, ToolFunction, auth_tools, memory, messages, ops, search, sessions, signals
 from scsd.tools.resources import build_prompts, build_resources
 
 logger = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ def tool_functions(svc: Services) -> list[ToolFunction]:
         *search.build(svc),
         *memory.build(svc),
         *ops.build(svc),
+        *signals.build(svc),
     ]
 
 

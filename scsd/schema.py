@@ -119,6 +119,29 @@ MIGRATIONS: Final[tuple[tuple[Step, ...], ...]] = (
         )""",
         "CREATE INDEX idx_change_log_time ON change_log (timestamp)",
     ),
+    # 4: typing indicators travel through the change log too (kind 'typing', action 'start'
+    # or 'stop'), so an agent composing through another process or daemon is seen. SQLite
+    # cannot alter a CHECK constraint: the table is rebuilt, keeping its ids.
+    (
+        """CREATE TABLE change_log_v4 (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL CHECK (kind IN ('session', 'memory', 'typing')),
+            session_id TEXT NOT NULL,
+            agent_id TEXT,
+            key TEXT,
+            action TEXT NOT NULL,
+            timestamp INTEGER NOT NULL
+        )""",
+        "INSERT INTO change_log_v4 SELECT id, kind, session_id, agent_id, key, action, timestamp"
+        " FROM change_log",
+        # Keep the id sequence too (rows swept from the tail must not have their ids reused).
+        "DELETE FROM sqlite_sequence WHERE name = 'change_log_v4'",
+        "INSERT INTO sqlite_sequence (name, seq)"
+        " SELECT 'change_log_v4', seq FROM sqlite_sequence WHERE name = 'change_log'",
+        "DROP TABLE change_log",
+        "ALTER TABLE change_log_v4 RENAME TO change_log",
+        "CREATE INDEX idx_change_log_time ON change_log (timestamp)",
+    ),
 )
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -71,7 +71,7 @@ def blueprint(hub: Hub, store: Store, authority: Authority, cfg: SseConfig) -> B
 async def _stream(
     hub: Hub, store: Store, who: Identity, sid: str, last: int, replay: bool, heartbeat: float
 ) -> AsyncIterator[bytes]:
-    with hub.subscribe() as sub:
+    with hub.subscribe(who) as sub:
         sub.add(sid)  # follow first, then replay: nothing falls in between
         yield b"retry: 2000\n\n"
         while replay:

@@ -12,11 +12,12 @@ from trio_websocket import ConnectionClosed, WebSocketConnection
 
 from scsd import __version__, validation
 from scsd.auth import Authority, TokenInvalid
+from scsd.composing import Verdict, typing_limited, typing_reply
 from scsd.credentials import check_token
 from scsd.errors import NotFound
 from scsd.events import VISIBILITIES, Change, Identity, Message
 from scsd.hub import ALL_SESSIONS, Hub, Subscription
-from scsd.replies import ToolError, invalid_input
+from scsd.replies import ToolError, invalid_input, permission_denied
 from scsd.store import Store
 from scsd.visibility import can_see_change
 from scsd.ws_protocol import (
@@ -72,7 +73,7 @@ class Connection:
         return self._identity
 
     async def run(self, session_id: str | None) -> None:
-        with self._hub.subscribe() as sub:
+        with self._hub.subscribe(self._identity) as sub:
             who = self._identity
             await self._send({"type": "connected", "data": {
                 "agent_id": who.agent_id if who else None,
@@ -166,7 +167,7 @@ class Connection:
         if not isinstance(args, dict):
             raise ToolError("INVALID_INPUT", "arguments must be a JSON object.")
         if tool == "authenticate":
-            await self._authenticate(args.get("token"), call_id)
+            sub.identify(await self._authenticate(args.get("token"), call_id))
             return
         if self._identity is None:
             raise ToolError(
@@ -177,6 +178,8 @@ class Connection:
             sub.add(ALL_SESSIONS)
             self._last_sent[ALL_SESSIONS] = 0
             await self._send(with_id({"type": "subscribed", "session_id": ALL_SESSIONS, "data": {}}, call_id))
+        elif tool == "typing":
+            await self._typing(args, call_id)
         elif tool == "subscribe":
             sid = validation.session_id(args.get("session_id"))
             if sid not in sub.sessions and len(sub.sessions) >= self._cfg.max_subscriptions_per_socket:
@@ -219,10 +222,10 @@ class Connection:
             raise ToolError(
                 "UNKNOWN_TOOL",
                 f"Unknown tool {tool!r}; use authenticate, subscribe, unsubscribe, "
-                'get_messages, get_session_info, or {"type": "ping"}.',
+                'get_messages, get_session_info, typing, or {"type": "ping"}.',
             )
 
-    async def _authenticate(self, token: object, call_id: Any) -> None:
+    async def _authenticate(self, token: object, call_id: Any) -> Identity:
         if not isinstance(token, str) or not token:
             raise invalid_input("arguments.token must be a token string.", "token")
         try:
@@ -241,6 +244,7 @@ class Connection:
         data = {"agent_id": identity.agent_id, "agent_type": identity.agent_type,
                 "permissions": sorted(identity.permissions)}  # fmt: skip
         await self._send(with_id({"type": "authenticated", "data": data}, call_id))
+        return identity
 
     async def _subscribe(self, sub: Subscription, sid: str, since: int | None, call_id: Any) -> None:
         async with self._send_lock:
@@ -254,9 +258,8 @@ class Connection:
                 sub.discard(sid)
                 raise no_session(sid) from None
             self._last_sent[sid] = last_id if since is None else since
-            await self._send(
-                with_id({"type": "subscribed", "session_id": sid, "data": {"last_id": last_id}}, call_id)
-            )
+            data = {"last_id": last_id, "presence": self._hub.presence(sid).to_json()}
+            await self._send(with_id({"type": "subscribed", "session_id": sid, "data": data}, call_id))
             while since is not None and self._last_sent[sid] < last_id:
                 page = await self._page(sid, self._last_sent[sid], REPLAY_PAGE)
                 if not page:
@@ -265,6 +268,21 @@ class Connection:
                     await self._send_text(Change.new_message(message).event_json())
                     self._last_sent[sid] = message.id
             self._last_sent[sid] = max(self._last_sent[sid], last_id)
+
+    async def _typing(self, args: Mapping[str, Any], call_id: Any) -> None:
+        assert self._identity is not None  # calls are refused before authentication
+        if not self._identity.can("write"):
+            raise permission_denied("write", self._identity.permissions)
+        sid = validation.session_id(args.get("session_id"))
+        typing = validation.boolean(args.get("typing", True), "typing")
+        try:
+            outcome = await self._store.set_typing(sid, self._identity.agent_id, typing)
+        except NotFound:
+            raise no_session(sid) from None
+        if outcome.verdict is Verdict.LIMITED:
+            raise typing_limited()
+        data = typing_reply(outcome)
+        await self._send(with_id({"type": "typing_set", "session_id": sid, "data": data}, call_id))
 
     async def _page(self, sid: str, since: int | None, limit: int) -> list[Message]:
         assert self._identity is not None  # calls are refused before authentication

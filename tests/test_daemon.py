@@ -37,7 +37,12 @@ async def test_message_added_over_mcp_reaches_websocket_subscriber(running: Runn
             assert connected["type"] == "connected"
             assert connected["data"]["agent_id"] == "alice"
             subscribed = await next_event(ws)
-            assert subscribed == {"type": "subscribed", "session_id": sid, "data": {"last_id": 0}}
+            watching = {"watchers": [{"agent_id": "alice", "agent_type": "claude"}], "count": 1}
+            assert subscribed == {
+                "type": "subscribed",
+                "session_id": sid,
+                "data": {"last_id": 0, "presence": watching},
+            }
             added = await mcp.call(
                 "add_message", session_id=sid, content="hello, watchers", metadata={"k": 1}
             )

@@ -23,6 +23,7 @@ from scsd.store.messages import MessageOps, MessagePage
 from scsd.store.reader import Reader, open_reader
 from scsd.store.search import SearchOps
 from scsd.store.sessions import SessionOps
+from scsd.store.signals import SignalOps, TypingOutcome
 from scsd.store.transfer import TransferOps
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "MessagePage",
     "Reader",
     "Store",
+    "TypingOutcome",
     "connect",
     "now_micros",
     "open_reader",
@@ -40,7 +42,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-class Store(SessionOps, MessageOps, SearchOps, MemoryOps, AuditOps, TransferOps):
+class Store(SessionOps, MessageOps, SearchOps, MemoryOps, AuditOps, TransferOps, SignalOps):
     """Owns the write connection; each call runs in a worker thread, one at a time."""
 
 

@@ -137,6 +137,9 @@ class Lane:
                 raise
             raise unavailable(e, "database access") from e
 
+    def _message_sent(self, agent_id: str, session_id: str) -> None:
+        """Hook: `agent_id` just posted to `session_id` (the typing gate forgets its start)."""
+
     async def _write(self, fn: Callable[[sqlite_utils.Database], T], *, notify: bool = True) -> T:
         """Run `fn` in one write transaction; wake the watcher after it commits."""
         result = await self._call(lambda db: in_immediate(db, fn))
@@ -177,12 +180,13 @@ def log_change(
     *,
     agent_id: str | None = None,
     key: str | None = None,
+    timestamp: int | None = None,
 ) -> None:
     """Record a non-message change for the watchers of every process (schema 3)."""
     db.execute(
         "INSERT INTO change_log (kind, session_id, agent_id, key, action, timestamp)"
         " VALUES (?, ?, ?, ?, ?, ?)",
-        [kind, session_id, agent_id, key, action, now_micros()],
+        [kind, session_id, agent_id, key, action, now_micros() if timestamp is None else timestamp],
     )
 
 

@@ -80,7 +80,9 @@ class MessageOps(Lane):
             return Message(message_id, session_id, sender.agent_id, sender.agent_type, content,
                            visibility, message_type, metadata, now, parent_message_id)  # fmt: skip
 
-        return await self._write(run)
+        message = await self._write(run)
+        self._message_sent(sender.agent_id, session_id)
+        return message
 
     async def get_messages(
         self,

@@ -10,7 +10,8 @@ from pathlib import Path
 import sqlite_utils
 import trio
 
-from scsd.events import Change, MemoryChange, Message, Session
+from scsd.composing import TYPING_SECONDS
+from scsd.events import Change, MemoryChange, Message, Session, TypingChange
 from scsd.store._lane import (
     BUSY_TIMEOUT_SECONDS,
     MESSAGE_COLUMNS,
@@ -114,6 +115,8 @@ class Reader:
             for _, kind, sid, agent_id, key, action, ts in rows:
                 if kind == "memory":
                     changes.append(Change.memory_update(MemoryChange(action, agent_id, key, sid, ts)))
+                elif kind == "typing":
+                    changes.append(Change.typing_update(typing_change(sid, agent_id, action, ts)))
                 elif sid in sessions:
                     changes.append(Change.session_update(sessions[sid]))
             return changes
@@ -141,6 +144,13 @@ class Reader:
 
     def _current_version(self) -> int:
         return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+
+
+def typing_change(session_id: str, agent_id: str, action: str, timestamp: int) -> TypingChange:
+    """A logged typing row as the event subscribers get: a start lapses TYPING_SECONDS later."""
+    start = action == "start"
+    expires_at = timestamp + round(TYPING_SECONDS * 1_000_000) if start else None
+    return TypingChange(session_id, agent_id, start, expires_at)
 
 
 @contextlib.asynccontextmanager
