@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
@@ -58,18 +59,20 @@ async def serve(
     wait_for_shutdown: Callable[[], Awaitable[Any]],
     grace_seconds: float,
     in_flight: InFlight,
+    tls: ssl.SSLContext | None = None,
     *,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve `app` (routed with the same `in_flight`) over HTTP on the listening `sock` until
-    `wait_for_shutdown` returns.
+    `wait_for_shutdown` returns; over HTTPS with the `tls` server context if given (a failed
+    handshake or a plain-HTTP request then ends that connection only).
 
     `task_status.started()` receives the bound port. On shutdown hypercorn stops accepting,
     requests in flight get up to `grace_seconds` to finish, then idle keep-alive connections
     are dropped at once (hypercorn alone would hold them for the whole grace period).
     """
     async with trio.open_nursery() as nursery:
-        port = await nursery.start(_hypercorn, app, sock, wait_for_shutdown, grace_seconds)
+        port = await nursery.start(_hypercorn, app, sock, wait_for_shutdown, grace_seconds, tls)
         task_status.started(port)
         await wait_for_shutdown()
         with trio.move_on_after(max(grace_seconds - TEARDOWN_SECONDS, 0.0)):
@@ -82,10 +85,11 @@ async def _hypercorn(
     sock: socket.socket,
     wait_for_shutdown: Callable[[], Awaitable[Any]],
     grace_seconds: float,
+    tls: ssl.SSLContext | None,
     *,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    config = HypercornConfig()
+    config = HypercornConfig() if tls is None else _TlsConfig(tls)
     config.graceful_timeout = grace_seconds
     config.errorlog = logging.getLogger("hypercorn.error")
     config.accesslog = None
@@ -94,10 +98,26 @@ async def _hypercorn(
     await worker_serve(
         wrap_app(app, config.wsgi_max_body_size, "asgi"),  # type: ignore[arg-type]
         config,
-        sockets=Sockets(secure_sockets=[], insecure_sockets=[sock], quic_sockets=[]),
+        sockets=Sockets(
+            secure_sockets=[] if tls is None else [sock],
+            insecure_sockets=[sock] if tls is None else [],
+            quic_sockets=[],
+        ),
         shutdown_trigger=wait_for_shutdown,
         task_status=_PortStatus(task_status, port),
     )
+
+
+class _TlsConfig(HypercornConfig):
+    """hypercorn's config with our server context instead of one it would build from paths,
+    so that both ports share one TLS policy (scsd.tls) and the files are read once."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        super().__init__()
+        self._context = context
+
+    def create_ssl_context(self) -> ssl.SSLContext | None:
+        return self._context
 
 
 class _PortStatus:

@@ -31,6 +31,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", dest="config_file", default=s, help="TOML config file")
     p.add_argument("--log-level", dest="log_level", default=s, help="DEBUG, INFO, WARNING, ERROR")
     p.add_argument("--log-format", dest="log_format", default=s, help="text (default) or json")
+    p.add_argument("--certfile", dest="certfile", default=s, help="PEM certificate (chain): HTTPS and WSS")
+    p.add_argument("--keyfile", dest="keyfile", default=s, help="PEM private key of --certfile")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -75,11 +75,18 @@ class Config:
     token_ttl_seconds: int = 24 * 3600
     agent_id: str = "local-agent"
     agent_type: str = "claude"
+    certfile: Path | None = None
+    keyfile: Path | None = None
 
     @property
     def database(self) -> Path:
         """The SQLite file: `--db` if given, else `scsd.db` in the data dir."""
         return self.db_path if self.db_path is not None else self.data_dir / DB_FILENAME
+
+    @property
+    def tls(self) -> bool:
+        """Whether both ports speak TLS (HTTPS and WSS): a certificate and key are configured."""
+        return self.certfile is not None
 
 
 _ENV_FIELDS: Final[Mapping[str, str]] = {
@@ -96,6 +103,8 @@ _ENV_FIELDS: Final[Mapping[str, str]] = {
     "SHARED_CONTEXT_ALLOWED_ORIGINS": "allowed_origins",
     "SHARED_CONTEXT_AGENT_ID": "agent_id",
     "SHARED_CONTEXT_AGENT_TYPE": "agent_type",
+    "SHARED_CONTEXT_CERTFILE": "certfile",
+    "SHARED_CONTEXT_KEYFILE": "keyfile",
     "LOG_LEVEL": "log_level",
     "SHARED_CONTEXT_LOG_FORMAT": "log_format",
 }
@@ -118,6 +127,8 @@ _FLAGS: Final[Mapping[str, str]] = {
     "--log-format": "log_format",
     "--agent-id": "agent_id",
     "--agent-type": "agent_type",
+    "--certfile": "certfile",
+    "--keyfile": "keyfile",
 }
 
 # TOML keys are the field names, plus these friendlier spellings.
@@ -185,7 +196,29 @@ def _validate(base: Config, raw: Mapping[str, Any]) -> Config:
     cfg = replace(base, **values)
     if cfg.ws_port == cfg.port and cfg.port != 0 and cfg.ws_host == cfg.host:
         raise ConfigError(f"HTTP and WebSocket ports are both {cfg.port}; give them different ports")
+    _check_tls_files(cfg)
     return cfg
+
+
+def _check_tls_files(cfg: Config) -> None:
+    """Both of certfile and keyfile or neither; for `serve`, both readable files.
+
+    Other subcommands only need to know that TLS is on (to say https://), and may run as a
+    user who cannot read the service's key, so they do not open the files.
+    """
+    if (cfg.certfile is None) != (cfg.keyfile is None):
+        given, missing = ("certfile", "keyfile") if cfg.certfile is not None else ("keyfile", "certfile")
+        raise ConfigError(f"{_flag(given)} is set but {_flag(missing)} is not; TLS needs both, or neither")
+    if cfg.command != "serve":
+        return
+    for name in ("certfile", "keyfile"):
+        path: Path | None = getattr(cfg, name)
+        if path is None:
+            continue
+        if not path.is_file():
+            raise ConfigError(f"{_flag(name)}: {path} does not exist or is not a file")
+        if not os.access(path, os.R_OK):
+            raise ConfigError(f"{_flag(name)}: {path} is not readable by this user; fix its permissions")
 
 
 def _convert(name: str, value: Any) -> Any:
@@ -210,7 +243,7 @@ def _convert(name: str, value: Any) -> Any:
         if n < 1:
             raise ConfigError(f"{_flag(name)} must be a positive integer, got {value!r}")
         return n
-    if name in ("data_dir", "db_path"):
+    if name in ("data_dir", "db_path", "certfile", "keyfile"):
         if not str(value).strip():
             raise ConfigError(f"{_flag(name)} must not be empty")
         return Path(str(value)).expanduser()

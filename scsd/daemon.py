@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
-from scsd import asgi, mcp_tools, net, prometheus, sse, sweeper, ui, watcher, webapp, ws
+from scsd import asgi, mcp_tools, net, prometheus, sse, sweeper, tls, ui, watcher, webapp, ws
 from scsd.auth import Authority
 from scsd.config import Config
 from scsd.events import Endpoints
@@ -42,6 +42,10 @@ async def run(
     """
     prepare_data_dir(config.data_dir)
     keys = load_or_create_keys(config)
+    http_tls = ws_tls = None
+    if config.certfile is not None and config.keyfile is not None:
+        http_tls = tls.server_context(config.certfile, config.keyfile, tls.HTTP_ALPN)
+        ws_tls = tls.server_context(config.certfile, config.keyfile, tls.WS_ALPN)
     if redact is not None:
         for secret in (keys.api_key, keys.admin_key, keys.jwt_secret):
             redact(secret.reveal())
@@ -68,7 +72,7 @@ async def run(
             )  # fmt: skip
             mcp_app = mcp_tools.http_app(mcp_tools.build(svc))
             http_port = int(http_sock.getsockname()[1])
-            origins = config.allowed_origins + net.ui_origins(config.host, http_port)
+            origins = config.allowed_origins + net.ui_origins(config.host, http_port, tls=config.tls)
             ui_deps = ui.UiDeps(keys, int(ws_sock.getsockname()[1]))
             from_cookie = ui.UiAuth(ui_deps).identity_from_cookie_header
             live = sse.blueprint(
@@ -86,6 +90,7 @@ async def run(
                 max_sockets_per_identity=config.max_sockets_per_identity,
                 max_subscriptions_per_socket=config.max_subscriptions_per_socket,
                 cookie_identity=from_cookie,
+                tls=ws_tls,
             )
             draining = trio.Event()
             grace = config.shutdown_grace_seconds
@@ -98,12 +103,12 @@ async def run(
                 async with trio.open_nursery() as edge:
                     await edge.start(mcp_tools.run_session_manager, mcp_app, mcp_calls, draining.wait)
                     http_port = await edge.start(
-                        asgi.serve, app, http_sock, draining.wait, grace, http_in_flight
+                        asgi.serve, app, http_sock, draining.wait, grace, http_in_flight, http_tls
                     )
                     ws_port = await edge.start(
                         ws.serve, hub, store, authority, ws_cfg, ws_sock, draining.wait, ws_stats
                     )
-                    endpoints = Endpoints(config.host, http_port, config.ws_host, ws_port)
+                    endpoints = Endpoints(config.host, http_port, config.ws_host, ws_port, config.tls)
                     logger.info(
                         "scsd ready: UI %s/ui/  MCP %s/mcp  WebSocket %s/ws  secrets %s",
                         endpoints.http_url,

@@ -9,6 +9,8 @@ from typing import Final
 from scsd.errors import StartupError
 
 BACKLOG: Final = 1024
+# Bind-to-everything addresses: not addresses a client can connect to.
+WILDCARDS: Final = frozenset({"", "0.0.0.0", "::"})
 
 
 def bind(host: str, port: int, what: str, hint: str) -> socket.socket:
@@ -41,13 +43,33 @@ def bind(host: str, port: int, what: str, hint: str) -> socket.socket:
     return sock
 
 
-def ui_origins(host: str, port: int) -> tuple[str, ...]:
-    """The browser origins of the UI served on (host, port). For a loopback bind that is each
-    loopback spelling; for a wildcard bind nobody can know the name browsers use, so list it
-    in SHARED_CONTEXT_ALLOWED_ORIGINS."""
+def ui_origins(host: str, port: int, *, tls: bool = False) -> tuple[str, ...]:
+    """The browser origins of the UI served on (host, port), `https://` ones when `tls`. For a
+    loopback bind that is each loopback spelling; for a wildcard bind nobody can know the
+    name browsers use, so list it in SHARED_CONTEXT_ALLOWED_ORIGINS."""
+    scheme = "https" if tls else "http"
     loopback = ("127.0.0.1", "localhost", "[::1]")
     if host in ("127.0.0.1", "localhost", "::1"):
-        return tuple(f"http://{h}:{port}" for h in loopback)
-    if host in ("0.0.0.0", "::", ""):
+        return tuple(f"{scheme}://{h}:{port}" for h in loopback)
+    if host in WILDCARDS:
         return ()
-    return (f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}",)
+    return (f"{scheme}://{url_host(host)}:{port}",)
+
+
+def local_url(host: str, port: int, *, tls: bool, websocket: bool = False) -> str:
+    """The base URL (no path) a client on this machine uses to reach a daemon bound to
+    (host, port): `https://`/`wss://` when TLS is on; a wildcard bind is reached on loopback.
+
+    The one place the daemon's own URLs are spelled for `scsd status`, `scsd client-config`
+    and the like, so that they all follow `--certfile`.
+    """
+    host = host.strip("[]")
+    if host in WILDCARDS:
+        host = "127.0.0.1"
+    scheme = ("wss" if tls else "ws") if websocket else ("https" if tls else "http")
+    return f"{scheme}://{url_host(host)}:{port}"
+
+
+def url_host(host: str) -> str:
+    """`host` as it appears in a URL: IPv6 addresses in brackets."""
+    return f"[{host}]" if ":" in host else host

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import ssl
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from scsd.credentials import check_token
 from scsd.events import Identity
 from scsd.hub import Hub
 from scsd.store import Store
+from scsd.tls import TlsListener
 from scsd.ws_protocol import CLOSE_GOING_AWAY
 from scsd.ws_session import Connection
 
@@ -44,6 +46,8 @@ class WsConfig:
     max_subscriptions_per_socket: int = 1_000
     # The Web UI's cookie as credentials: raw Cookie header -> signed-in identity, or None.
     cookie_identity: Callable[[str | None], Identity | None] | None = None
+    # Server context for WSS (scsd.tls); None serves plain ws://.
+    tls: ssl.SSLContext | None = None
 
 
 class SocketQuota:
@@ -89,9 +93,14 @@ async def serve(
     """Serve WebSocket clients on the bound, listening `sock` until `wait_for_shutdown` returns.
 
     `task_status.started()` receives the port. At shutdown the listener stops and every open
-    connection is closed with code 1001 (going away), within `cfg.close_seconds`.
+    connection is closed with code 1001 (going away), within `cfg.close_seconds`. With
+    `cfg.tls` the port speaks WSS; a failed TLS handshake (a plain-HTTP or ws:// client, an
+    untrusted certificate) ends that connection only.
     """
+    listener: trio.abc.Listener[trio.abc.Stream]
     listener = trio.SocketListener(trio.socket.from_stdlib_socket(sock))
+    if cfg.tls is not None:
+        listener = TlsListener(listener, cfg.tls)
     stats.host, stats.port = sock.getsockname()[:2]
     quota = SocketQuota(cfg.max_sockets_per_identity)
 
@@ -123,7 +132,9 @@ async def serve(
     async with trio.open_nursery() as connections:
         server = WebSocketServer(
             handler,
-            [listener],
+            # Any trio Listener works (it goes to trio.serve_listeners); the annotation names
+            # only the two kinds trio-websocket can describe in its debug log.
+            [listener],  # type: ignore[list-item]
             handler_nursery=connections,
             max_message_size=MAX_FRAME_BYTES,
             connect_timeout=cfg.handshake_seconds,

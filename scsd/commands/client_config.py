@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from scsd import net
 from scsd.auth import (
     DEFAULT_PERMISSIONS,
     MAX_AGENT_ID,
@@ -34,8 +35,6 @@ SERVER_NAME: Final = "scsd"
 EXIT_USAGE: Final = 2
 ALIASES: Final[Mapping[str, str]] = {"claude": "claude-code"}
 STDIO_CLIENTS: Final = frozenset({"claude-desktop", "codex"})
-# Bind-to-everything addresses are not addresses a client can connect to.
-_ANY_HOST: Final = frozenset({"", "0.0.0.0", "::", "[::]"})
 
 
 @dataclass(frozen=True)
@@ -48,10 +47,9 @@ class Target:
     args: tuple[str, ...]
 
 
-def mcp_url(host: str, port: int) -> str:
+def mcp_url(host: str, port: int, *, tls: bool = False) -> str:
     """The MCP endpoint a local client should use for a daemon bound to `host`:`port`."""
-    host = "127.0.0.1" if host in _ANY_HOST else host.strip("[]")
-    return f"http://{f'[{host}]' if ':' in host else host}:{port}/mcp"
+    return f"{net.local_url(host, port, tls=tls)}/mcp"
 
 
 def stdio_command(config: Config, agent_id: str, agent_type: str) -> tuple[str, tuple[str, ...]]:
@@ -223,7 +221,7 @@ def run(config: Config) -> int:
             f"scsd: `scsd stdio` runs as {agent_id} ({agent_type}) on this data dir; no key needed",
             file=sys.stderr,
         )
-    where = target(config, mcp_url(config.host, config.port), agent_id, agent_type, headers)
+    where = target(config, mcp_url(config.host, config.port, tls=config.tls), agent_id, agent_type, headers)
     print(f"scsd: {WHERE[client]}", file=sys.stderr)
     print(render(client, where))
     return 0

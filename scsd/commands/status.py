@@ -9,20 +9,21 @@ from typing import Any, Final
 
 import httpx
 
+from scsd import net, tls
 from scsd.config import Config
+from scsd.errors import StartupError
 
 EXIT_OK: Final = 0
 EXIT_DEGRADED: Final = 1
 EXIT_NOT_RUNNING: Final = 3
+EXIT_USAGE: Final = 2
 PROBE_SECONDS: Final = 5.0
-_WILDCARDS: Final = ("0.0.0.0", "::", "")
 
 
 def health_url(config: Config) -> str:
     """Where the daemon configured by `config` answers `/health`; a wildcard bind address
     is probed on loopback."""
-    host = "127.0.0.1" if config.host in _WILDCARDS else config.host
-    return f"http://{_url_host(host)}:{config.port}/health"
+    return f"{net.local_url(config.host, config.port, tls=config.tls)}/health"
 
 
 def run(config: Config) -> int:
@@ -34,8 +35,13 @@ def run(config: Config) -> int:
     """
     url = health_url(config)
     try:
-        response = httpx.get(url, timeout=PROBE_SECONDS)
+        # With TLS, trust exactly the certificate the daemon is configured to serve.
+        verify = True if config.certfile is None else tls.pinned_client_context(config.certfile)
+        response = httpx.get(url, timeout=PROBE_SECONDS, verify=verify)
         body = response.json()
+    except StartupError as e:
+        print(f"scsd: {e}", file=sys.stderr)
+        return EXIT_USAGE
     except (httpx.HTTPError, ValueError):
         body = None
     if not isinstance(body, dict) or "status" not in body:
@@ -62,7 +68,8 @@ def render(health: dict[str, Any], http_url: str) -> str:
         ("status", str(health.get("status"))),
         ("version", str(health.get("version"))),
         ("http", http_url),
-        ("websocket", f"ws://{_url_host(str(ws.get('host')))}:{ws.get('port')}/ws"),
+        ("websocket", f"{'wss' if http_url.startswith('https:') else 'ws'}://"
+                      f"{_url_host(str(ws.get('host')))}:{ws.get('port')}/ws"),
         ("connections", str(ws.get("connections"))),
         ("watcher", f"{watcher.get('status', '?')}, last id {watcher.get('last_id')}, "
                     f"lag {'-' if lag is None else f'{lag:.3f} s'}"),
