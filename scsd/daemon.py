@@ -82,7 +82,8 @@ async def run(
             exporter = prometheus.Exporter(health, svc.metrics)
             watcher_state.delivery = exporter.delivery.observe
             scrape = prometheus.blueprint(exporter, health, keys.admin_key.reveal())
-            web = webapp.create_app(store, health, live, scrape, ui_deps=ui_deps)
+            more = ui.more_blueprint(store, ui_deps, config)  # memory, audit, client set-up pages
+            web = webapp.create_app(store, health, live, scrape, more, ui_deps=ui_deps)
             http_in_flight, mcp_calls = InFlight(), InFlight()
             app = asgi.route(web, mcp_app, http_in_flight, mcp_calls)  # type: ignore[arg-type]  # Quart's scope types are narrower
             ws_cfg = ws.WsConfig(

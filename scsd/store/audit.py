@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import sqlite_utils
@@ -13,6 +15,22 @@ from scsd.events import iso_from_micros
 from scsd.store._lane import Lane, dump, now_micros
 
 logger = logging.getLogger(__name__)
+
+_AUDIT_COLUMNS = "id, timestamp, event_type, agent_id, session_id, resource, result, metadata"
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """One page of audit rows, newest first, and whether older or newer matching rows exist."""
+
+    entries: list[dict[str, Any]]
+    has_older: bool
+    has_newer: bool
+
+
+def _audit_entry(r: Sequence[Any]) -> dict[str, Any]:
+    return {"id": r[0], "timestamp": iso_from_micros(r[1]), "event_type": r[2], "agent_id": r[3],
+            "session_id": r[4], "resource": r[5], "result": r[6], "metadata": json.loads(r[7])}  # fmt: skip
 
 
 class AuditOps(Lane):
@@ -55,17 +73,74 @@ class AuditOps(Lane):
 
         def run(db: sqlite_utils.Database) -> tuple[list[dict[str, Any]], int]:
             rows = db.execute(
-                "SELECT id, timestamp, event_type, agent_id, session_id, resource, result, metadata"
-                f" FROM audit_log WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",
+                f"SELECT {_AUDIT_COLUMNS} FROM audit_log WHERE {where} ORDER BY id DESC LIMIT ? OFFSET ?",
                 [*args, limit, offset],
             ).fetchall()
             total = db.execute(f"SELECT count(*) FROM audit_log WHERE {where}", args).fetchone()[0]
-            entries = [
-                {"id": r[0], "timestamp": iso_from_micros(r[1]), "event_type": r[2], "agent_id": r[3],
-                 "session_id": r[4], "resource": r[5], "result": r[6], "metadata": json.loads(r[7])}
-                for r in rows
-            ]  # fmt: skip
-            return entries, int(total)
+            return [_audit_entry(r) for r in rows], int(total)
+
+        return await self._call(run)
+
+    async def audit_page(
+        self,
+        limit: int,
+        *,
+        before_id: int | None = None,
+        after_id: int | None = None,
+        event_type: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+    ) -> AuditPage:
+        """Up to `limit` matching rows, newest first: the newest ones, those just older than
+        `before_id`, or those just newer than `after_id` (the UI's older/newer cursors)."""
+        where, args = "1", list[object]()
+        for column, wanted in (
+            ("event_type", event_type),
+            ("agent_id", agent_id),
+            ("session_id", session_id),
+        ):
+            if wanted is not None:
+                where += f" AND {column} = ?"
+                args.append(wanted)
+        if after_id is not None:
+            page_where, order, page_args = f"{where} AND id > ?", "ASC", [*args, after_id]
+        elif before_id is not None:
+            page_where, order, page_args = f"{where} AND id < ?", "DESC", [*args, before_id]
+        else:
+            page_where, order, page_args = where, "DESC", args
+
+        def run(db: sqlite_utils.Database) -> AuditPage:
+            rows = db.execute(
+                f"SELECT {_AUDIT_COLUMNS} FROM audit_log WHERE {page_where} ORDER BY id {order} LIMIT ?",
+                [*page_args, limit + 1],
+            ).fetchall()
+            more = len(rows) > limit
+            rows = sorted(rows[:limit], key=lambda r: -int(r[0]))
+
+            def exists(condition: str, row_id: int) -> bool:
+                found = db.execute(f"SELECT 1 FROM audit_log WHERE {where} AND {condition} LIMIT 1",
+                                   [*args, row_id]).fetchone()  # fmt: skip
+                return found is not None
+
+            # An empty page still knows its side of the cursor: what lies beyond it exists or not.
+            if rows:
+                low, high = int(rows[-1][0]), int(rows[0][0])
+            else:
+                low = high = after_id + 1 if after_id is not None else (before_id or 1) - 1
+            if after_id is not None:
+                older, newer = exists("id < ?", low), more
+            else:
+                older, newer = more, exists("id > ?", high)
+            return AuditPage([_audit_entry(r) for r in rows], has_older=older, has_newer=newer)
+
+        return await self._call(run)
+
+    async def audit_event_types(self) -> list[str]:
+        """Every event type in the audit log, sorted."""
+
+        def run(db: sqlite_utils.Database) -> list[str]:
+            rows = db.execute("SELECT DISTINCT event_type FROM audit_log ORDER BY event_type").fetchall()
+            return [str(r[0]) for r in rows]
 
         return await self._call(run)
 

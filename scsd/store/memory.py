@@ -131,3 +131,65 @@ class MemoryOps(Lane):
             return cursor.rowcount
 
         return await self._write(run, notify=False)
+
+    async def browse_memory(
+        self,
+        agent_id: str,
+        scope: str,
+        session_id: str | None,
+        key_part: str | None,
+        *,
+        prefix_only: bool,
+        limit: int,
+        preview_chars: int,
+    ) -> list[MemoryEntry]:
+        """Live entries of one agent for the Web UI, newest update first.
+
+        Args:
+            scope: "global", "session" or "all"; `session_id` narrows to one session.
+            key_part: matched literally (no wildcards), ASCII case-insensitively, as a prefix
+                when `prefix_only`, anywhere in the key otherwise.
+            preview_chars: longer values (as JSON text) come back as None, so a page of
+                large values stays small; `value_size` is always the real size.
+        """
+        where, args = f"agent_id = ? AND {_LIVE}", [agent_id, now_micros()]
+        if scope == "global":
+            where += " AND session_id IS NULL"
+        elif scope == "session":
+            where += " AND session_id IS NOT NULL"
+        if session_id is not None:
+            where += " AND session_id = ?"
+            args.append(session_id)
+        if key_part:
+            where += (
+                " AND substr(lower(key), 1, ?) = lower(?)"
+                if prefix_only
+                else " AND instr(lower(key), lower(?))"
+            )
+            args.extend([len(key_part), key_part] if prefix_only else [key_part])
+        value = "CASE WHEN length(value) <= ? THEN value ELSE 'null' END"
+
+        def run(db: sqlite_utils.Database) -> list[MemoryEntry]:
+            rows = db.execute(
+                f"SELECT agent_id, session_id, key, {value}, metadata, created_at, updated_at, expires_at,"
+                f" length(value) FROM agent_memory WHERE {where} ORDER BY updated_at DESC, key LIMIT ?",
+                [preview_chars, *args, limit],
+            ).fetchall()
+            return [
+                MemoryEntry(r[0], r[1], r[2], json.loads(r[3]), json.loads(r[4]), r[5], r[6], r[7], r[8])
+                for r in rows
+            ]
+
+        return await self._call(run)
+
+    async def memory_owners(self, limit: int) -> list[str]:
+        """Agent ids with at least one live memory entry, sorted (at most `limit`)."""
+
+        def run(db: sqlite_utils.Database) -> list[str]:
+            rows = db.execute(
+                f"SELECT DISTINCT agent_id FROM agent_memory WHERE {_LIVE} ORDER BY agent_id LIMIT ?",
+                [now_micros(), limit],
+            ).fetchall()
+            return [str(r[0]) for r in rows]
+
+        return await self._call(run)
