@@ -103,9 +103,9 @@ async def test_export_import_round_trip_is_lossless(running: Running, tmp_path: 
     # The search index was written too: imported messages are found.
     async with open_store(other / "scsd.db") as store:
         found = await store.search_candidates(sid, EVERYTHING, VISIBILITIES, fold("ΕΛΛΗΝΙΚΑ"), 10)
-        assert [m.content for m, _ in found][:1] == ["gina's private thought, Ελληνικά"]
+        assert [text.strip() for _, text in found] == ["gina gina's private thought, ελληνικα"]
         found = await store.search_candidates(sid, EVERYTHING, VISIBILITIES, fold("answers"), 10)
-        assert [m.id for m, _ in found][:1] == [new_id[ids["m5"]]]
+        assert new_id[ids["m5"]] in [message_id for message_id, _ in found]
 
     refused = await scsd("import", first, "--data-dir", other)
     assert refused.returncode == 2

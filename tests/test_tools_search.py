@@ -211,11 +211,13 @@ async def test_regression_search_sees_every_message_not_only_the_last_1000(runni
         async with trio.open_nursery() as nursery:
             for batch in range(4):
                 nursery.start_soon(fill, batch)
-        found, shared, by_sender, page = await running.mcp().calls(
+        found, shared, typo, by_sender, page = await running.mcp().calls(
             [
                 ("search_context", {"session_id": sid, "query": "platypus", "auth_token": token}),
                 # Shares trigrams with all 1101 messages: the oldest must still win.
                 ("search_context", {"session_id": sid, "query": "status platypus", "auth_token": token}),
+                # Misspelt, so no message contains it: found by its rare trigrams, not its age.
+                ("search_context", {"session_id": sid, "query": "statos platypos", "auth_token": token}),
                 (
                     "search_by_sender",
                     {"session_id": sid, "sender": "alice", "limit": 100, "auth_token": token},
@@ -226,6 +228,7 @@ async def test_regression_search_sees_every_message_not_only_the_last_1000(runni
     assert page["total_count"] == 1101
     assert [r["message"]["id"] for r in found["results"]] == [needle]
     assert shared["results"] and shared["results"][0]["message"]["id"] == needle
+    assert typo["results"] and typo["results"][0]["message"]["id"] == needle
     assert by_sender["count"] == 100
 
 

@@ -7,14 +7,14 @@ import time
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from scsd import validation
 from scsd.errors import NotFound
 from scsd.events import VISIBILITIES, iso_from_micros
 from scsd.replies import ToolError, ok, session_not_found
 from scsd.store import MessagePage
-from scsd.textfold import fold, searchable
+from scsd.textfold import fold
 from scsd.tools import Services, ToolFunction, identify
 from scsd.visibility import narrow
 
@@ -45,16 +45,18 @@ def build(svc: Services) -> list[ToolFunction]:
         levels = _scope(search_scope)
         folded = fold(text)
         try:
-            candidates = await svc.store.search_candidates(sid, who, levels, folded, CANDIDATES)
+            candidates = await svc.store.search_candidates(
+                sid, who, levels, folded, CANDIDATES, with_metadata=with_meta
+            )
         except NotFound:
             raise session_not_found(sid) from None
-        scored = []
-        for message, _indexed in candidates:
-            haystack = searchable(message.sender, message.content, message.metadata, with_meta)
-            score = fuzz.partial_ratio(folded, haystack)
-            if score >= threshold:
-                scored.append((score, message))
-        scored.sort(key=lambda pair: (-pair[0], -pair[1].id))
+        # The store returns each candidate's folded searchable text: score it as is (C loop).
+        scored = process.extract(
+            folded, dict(candidates), scorer=fuzz.partial_ratio, score_cutoff=threshold, limit=None
+        )
+        best = sorted(((score, message_id) for _, score, message_id in scored), key=lambda p: (-p[0], -p[1]))
+        best = best[:limit]
+        messages = await svc.store.messages_by_id(sid, [message_id for _, message_id in best])
         results = [
             {
                 "message": m.to_json(),
@@ -62,7 +64,8 @@ def build(svc: Services) -> list[ToolFunction]:
                 "match_preview": m.content[:PREVIEW] + ("..." if len(m.content) > PREVIEW else ""),
                 "relevance": "high" if score >= 80 else "medium" if score >= 60 else "low",
             }
-            for score, m in scored[:limit]
+            for score, message_id in best
+            if (m := messages.get(message_id)) is not None
         ]
         return ok(
             results=results,
