@@ -23,9 +23,11 @@ class PageKit:
         self.auth = UiAuth(deps)
 
     def current(self) -> SignedIn | None:
+        """Who is signed in (a genuine, fresh cookie), or None."""
         return self.auth.current()
 
     async def page(self, template: str, me: SignedIn, status: int = 200, **context: object) -> Response:
+        """`template` rendered for `me` (with the CSRF token for its forms), not cacheable."""
         html = await render_template(template, me=me.identity, csrf=me.csrf, version=__version__, **context)
         return Response(html, status, mimetype="text/html", headers={"Cache-Control": "no-store"})
 

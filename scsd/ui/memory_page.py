@@ -30,6 +30,7 @@ SCOPES: Final = ("all", "global", "session")
 MATCHES: Final = ("contains", "prefix")
 MAX_KEY: Final = 255
 _FILTERS: Final = ("agent_id", "scope", "session_id", "key", "match")
+_DEFAULTS: Final = {("scope", "all"), ("match", "contains")}
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,6 @@ class MemoryFilter:
         return urlencode({k: v for k, v in pairs.items() if v and (k, v) not in _DEFAULTS})
 
 
-_DEFAULTS: Final = {("scope", "all"), ("match", "contains")}
-
-
 def countdown(seconds_left: float) -> str:
     """ "expires in 4m 12s" (the two largest units), or "expired": as `memory.js` writes it."""
     seconds = math.ceil(seconds_left)
@@ -65,17 +63,17 @@ def countdown(seconds_left: float) -> str:
     return "expires in " + " ".join(f"{n}{unit}" for n, unit in parts[first : first + 2])
 
 
-def may_delete(me: Identity, owner: str) -> bool:
+def _may_delete(me: Identity, owner: str) -> bool:
     return me.is_admin or (owner == me.agent_id and me.can("write"))
 
 
-def entry_url(owner: str, e: MemoryEntry) -> str:
+def _entry_url(e: MemoryEntry) -> str:
     return "/ui/memory/entry?" + urlencode(
-        {"agent_id": owner, "key": e.key, "session_id": e.session_id or ""}
+        {"agent_id": e.agent_id, "key": e.key, "session_id": e.session_id or ""}
     )
 
 
-def pretty(value: Any) -> str:
+def _pretty(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
@@ -85,10 +83,10 @@ def register(bp: Blueprint, store: Store, kit: PageKit) -> None:
     def row(e: MemoryEntry, me: Identity, now: int) -> dict[str, object]:
         return {
             **e.to_json(with_value=False),
-            "url": entry_url(e.agent_id, e),
+            "url": _entry_url(e),
             "countdown": None if e.expires_at is None else countdown((e.expires_at - now) / 1e6),
-            "preview": pretty(e.value) if e.value_size <= PREVIEW_CHARS else None,
-            "may_delete": may_delete(me, e.agent_id),
+            "preview": _pretty(e.value) if e.value_size <= PREVIEW_CHARS else None,
+            "may_delete": _may_delete(me, e.agent_id),
         }
 
     async def not_yours(me: SignedIn) -> Response:
@@ -142,8 +140,8 @@ def register(bp: Blueprint, store: Store, kit: PageKit) -> None:
         now = now_micros()
         return await kit.page(
             "memory_entry.html", me,
-            entry=entry.to_json(), owner=owner, value=pretty(entry.value), size=entry.value_size,
-            metadata=pretty(dict(entry.metadata)), may_delete=may_delete(me.identity, owner),
+            entry=entry.to_json(), owner=owner, value=_pretty(entry.value), size=entry.value_size,
+            metadata=_pretty(dict(entry.metadata)), may_delete=_may_delete(me.identity, owner),
             countdown=None if entry.expires_at is None else countdown((entry.expires_at - now) / 1e6),
             server_now=iso_from_micros(now), return_query=urlencode({"agent_id": owner}),
         )  # fmt: skip
@@ -156,7 +154,7 @@ def register(bp: Blueprint, store: Store, kit: PageKit) -> None:
         if not csrf_ok(me, form.get(CSRF_FIELD)):
             return await kit.refuse(me, 403, "Form expired", "CSRF token missing or wrong; reload the page.")
         owner = form.get("agent_id") or me.identity.agent_id
-        if not may_delete(me.identity, owner):
+        if not _may_delete(me.identity, owner):
             why = "your agent type has no write permission" if owner == me.identity.agent_id else (
                 "agents may delete only their own memory")  # fmt: skip
             return await kit.refuse(me, 403, "Not deleted", f"You may not delete this entry: {why}.")
