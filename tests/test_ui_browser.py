@@ -1,103 +1,33 @@
-"""The Web UI in a real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright).
+"""The Web UI in a real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright):
+live messages, XSS under CSP, the post form, visibility, the SSE fallback. Helpers: browserkit.
 
-Locally the tests skip when Chromium is missing; with SCSD_REQUIRE_BROWSER=1 (CI) they fail.
-Playwright's sync API runs in a worker thread; MCP calls go back to trio with from_thread.
-SCSD_SCREENSHOTS=1 also writes the screenshots into docs/screenshots/.
+The screenshots in docs/screenshots/ come from test_ui_live.py.
 """
 
 from __future__ import annotations
 
-import functools
-import os
-import re
-import shutil
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-import trio
+from browserkit import (
+    LIVE,
+    browser_page,
+    in_browser,
+    mcp,
+    messages,
+    require_chromium,
+    sign_in,
+)
 from conftest import Running
-from playwright.sync_api import Page, expect, sync_playwright
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]  # fmt: skip
-WAIT_MS = 15_000
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
-LIVE = "Real-time updates active"
+from playwright.sync_api import expect
 
 
 @pytest.fixture(autouse=True)
 def _chromium() -> None:
-    if os.access(CHROMIUM, os.X_OK):
-        return
-    if os.environ.get("SCSD_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{CHROMIUM} is missing and SCSD_REQUIRE_BROWSER=1: apt-get install -y chromium")
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
+    require_chromium()
 
 
-@dataclass
-class Seen:
-    """What the browser did: dialogs opened, and every request and WebSocket it made."""
-
-    dialogs: list[str] = field(default_factory=list)
-    urls: list[str] = field(default_factory=list)
-
-
-@contextmanager
-def browser_page(running: Running) -> Iterator[tuple[Page, Seen]]:
-    seen = Seen()
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        try:
-            context = browser.new_context(base_url=running.endpoints.http_url)
-            page = context.new_page()
-            page.set_default_timeout(WAIT_MS)
-            page.on("dialog", lambda d: (seen.dialogs.append(d.message), d.dismiss()))
-            page.on("request", lambda r: seen.urls.append(r.url))
-            page.on("websocket", lambda ws: seen.urls.append(ws.url))
-            yield page, seen
-        finally:
-            browser.close()
-    # Nothing but the daemon: no CDN, no other host, not even another port.
-    e = running.endpoints
-    allowed = {("127.0.0.1", e.http_port), ("127.0.0.1", e.ws_port)}
-    for url in seen.urls:
-        parts = urlsplit(url)
-        assert (parts.hostname, parts.port) in allowed, url
-    assert seen.dialogs == []
-
-
-def sign_in(page: Page, key: str, agent_id: str, agent_type: str = "claude") -> None:
-    page.goto("/ui/login")
-    page.fill("#key", key)
-    page.fill("#agent_id", agent_id)
-    page.fill("#agent_type", agent_type)
-    page.click("#sign-in")
-    expect(page).to_have_url(re.compile(r"^http://127\.0\.0\.1:\d+/ui/$"))
-
-
-def mcp(running: Running, tool: str, **args: Any) -> dict[str, Any]:
-    """An MCP call from the browser thread, run on the test's trio loop."""
-    reply: dict[str, Any] = trio.from_thread.run(functools.partial(running.mcp().call, tool, **args))
-    assert reply.get("success", True), reply
-    return reply
-
-
-async def in_browser(fn: Callable[[], None]) -> None:
-    with trio.fail_after(120):
-        await trio.to_thread.run_sync(fn, abandon_on_cancel=True)
-
-
-def messages(page: Page, text: str) -> Any:
-    return page.locator("#messages .content", has_text=text)
-
-
-async def test_live_message_appears_once_without_reload(running: Running, tmp_path: Path) -> None:
+async def test_live_message_appears_once_without_reload(running: Running) -> None:
     alice = await running.token("alice")
     created = await running.mcp().call("create_session", purpose="Release checklist", auth_token=alice)
     sid = created["session_id"]
@@ -109,7 +39,6 @@ async def test_live_message_appears_once_without_reload(running: Running, tmp_pa
             page.set_viewport_size({"width": 1100, "height": 700})
             sign_in(page, running.secrets["api_key"], "viewer")
             expect(page.locator("#sessions")).to_contain_text("Release checklist")
-            page.screenshot(path=str(tmp_path / "dashboard.png"), animations="disabled")
             page.click(f"a[href='/ui/sessions/{sid}']")
             expect(page.locator("#live-status")).to_have_text(LIVE)
             expect(page.locator("#live-status")).to_have_attribute("aria-live", "polite")
@@ -119,17 +48,11 @@ async def test_live_message_appears_once_without_reload(running: Running, tmp_pa
             mcp(running, "add_message", session_id=sid, content="Live two", auth_token=alice)
             expect(messages(page, "Live two")).to_have_count(1)
             expect(messages(page, "Live one")).to_have_count(1)  # still once, after a later one
-            expect(page.locator("#messages li")).to_have_count(3)
+            expect(page.locator("#messages > li")).to_have_count(3)
             assert page.evaluate("window.__noReload") is True
             expect(page.locator("#live-status")).to_have_text(LIVE)
-            page.screenshot(path=str(tmp_path / "session.png"), animations="disabled")
 
     await in_browser(run)
-    if os.environ.get("SCSD_SCREENSHOTS") == "1":
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        for name in ("dashboard.png", "session.png"):
-            shutil.copy(tmp_path / name, SCREENSHOTS / name)
-    assert (tmp_path / "session.png").stat().st_size > 0
 
 
 async def test_xss_payloads_render_as_text_under_csp(running: Running) -> None:
@@ -216,8 +139,8 @@ async def test_falls_back_to_sse_when_the_websocket_keeps_failing(running: Runni
                 attempts.append(ws.url)
                 ws.close(code=1011, reason="test: refused")
 
+            sign_in(page, running.secrets["api_key"], "viewer")  # the dashboard connects for real
             page.route_web_socket("**/ws*", refuse)
-            sign_in(page, running.secrets["api_key"], "viewer")
             page.goto(f"/ui/sessions/{sid}")
             expect(page.locator("#live-status")).to_have_text(LIVE)
             assert len(attempts) == 3

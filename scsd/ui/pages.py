@@ -1,4 +1,5 @@
-"""The UI's routes: login/logout, dashboard, session page (+ post form), health, token API."""
+"""The UI's routes: login/logout, dashboard, session page (+ post form), health, token API
+(the live pages' JSON reads are in `live_api`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from scsd.events import VISIBILITIES, Identity
 from scsd.health import HealthSources, report
 from scsd.replies import ToolError
 from scsd.store import Store
+from scsd.ui import live_api
 from scsd.ui.auth import (
     CSRF_FIELD,
     CSRF_HEADER,
@@ -79,8 +81,8 @@ def blueprint(store: Store, health: HealthSources, deps: UiDeps) -> Blueprint:
     async def dashboard() -> Response:
         if (me := auth.current()) is None:
             return to_login()
-        sessions = await store.list_sessions(limit=200, offset=0, active_only=False)
-        return await page("index.html", me, sessions=[s.to_json() for s in sessions])
+        sessions = await live_api.summaries(store, me.identity)
+        return await page("index.html", me, sessions=sessions, ws_port=deps.ws_port)
 
     @bp.get("/ui/health")
     async def health_page() -> Response:
@@ -135,7 +137,7 @@ def blueprint(store: Store, health: HealthSources, deps: UiDeps) -> Blueprint:
             return "No such session.", 404
         await store.audit("message_added", me.identity.agent_id, session_id=sid,
                           metadata={"message_id": message.id, "visibility": level, "via": "ui"})  # fmt: skip
-        return _see_other(f"/ui/sessions/{sid}")
+        return _see_other(f"/ui/sessions/{sid}#m-{message.id}")  # back at the message, not the top
 
     @bp.get("/ui/api/token")
     async def api_token() -> tuple[dict[str, object], int, dict[str, str]]:
@@ -149,6 +151,7 @@ def blueprint(store: Store, health: HealthSources, deps: UiDeps) -> Blueprint:
         token, expires_at = auth.mint_token(me.identity)
         return {"token": token, "expires_at": expires_at}, 200, no_store
 
+    live_api.add_routes(bp, store, auth)
     return bp
 
 

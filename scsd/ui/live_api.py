@@ -1,0 +1,119 @@
+"""The UI's small JSON read API for its live pages: session summaries (the dashboard) and
+messages after an id (the session page's periodic-refresh fallback).
+
+Cookie-authenticated like the pages, plus the `X-CSRF-Token` header as `/ui/api/token`
+asks; every count and message obeys the signed-in identity's visibility rule.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+from quart import Blueprint, request
+
+from scsd import validation
+from scsd.errors import NotFound
+from scsd.events import VISIBILITIES, Identity, JsonObject, Session
+from scsd.replies import ToolError
+from scsd.store import Store
+from scsd.ui.auth import CSRF_HEADER, UiAuth, csrf_ok
+
+DASHBOARD_SESSIONS: Final = 200
+# Participants are the distinct senders among this many newest visible messages: the store
+# has no per-session "distinct senders" query yet, and reading every message of a long
+# session for each dashboard row would cost too much. Beyond it the list is marked partial.
+PARTICIPANT_SCAN: Final = 500
+POLL_PAGE: Final = 200
+
+Reply = tuple[JsonObject, int, dict[str, str]]
+NO_STORE: Final = {"Cache-Control": "no-store"}
+
+
+async def summarize(store: Store, viewer: Identity, session: Session) -> JsonObject:
+    """The session object plus what `viewer` may see of it: `message_count` and
+    `participants` (distinct senders, most recent first; `participants_partial` when only
+    the newest PARTICIPANT_SCAN messages were looked at)."""
+    page = await store.get_messages(
+        session.id, viewer, visibilities=VISIBILITIES, limit=PARTICIPANT_SCAN, newest_first=True
+    )
+    senders = list(dict.fromkeys(m.sender for m in page.messages))
+    return {
+        **session.to_json(),
+        "message_count": page.total_count,
+        "participants": senders,
+        "participants_partial": page.total_count > len(page.messages),
+    }
+
+
+async def summaries(store: Store, viewer: Identity, updated_after_micros: int = -1) -> list[JsonObject]:
+    """Summaries of the most recently active sessions (newest activity first), only those
+    updated after `updated_after_micros`."""
+    sessions = await store.list_sessions(limit=DASHBOARD_SESSIONS, offset=0, active_only=False)
+    return [await summarize(store, viewer, s) for s in sessions if s.updated_at > updated_after_micros]
+
+
+def add_routes(bp: Blueprint, store: Store, auth: UiAuth) -> None:
+    """Add `GET /ui/api/sessions`, `/ui/api/sessions/<id>/summary` and
+    `/ui/api/sessions/<id>/messages` to the UI's blueprint."""
+
+    def who() -> Identity | Reply:
+        if (me := auth.current()) is None:
+            return {"error": "not signed in"}, 401, NO_STORE
+        if not csrf_ok(me, request.headers.get(CSRF_HEADER)):
+            return {"error": "CSRF token missing or wrong"}, 403, NO_STORE
+        return me.identity
+
+    @bp.get("/ui/api/sessions")
+    async def api_sessions() -> Reply:
+        """`?updated_after=ISO`: only sessions with activity after that time."""
+        if not isinstance(me := who(), Identity):
+            return me
+        raw = request.args.get("updated_after", "")
+        try:
+            after = _micros(raw) if raw else -1
+        except ValueError:
+            return {"error": "updated_after must be an ISO 8601 time"}, 400, NO_STORE
+        return {"sessions": await summaries(store, me, after)}, 200, NO_STORE
+
+    @bp.get("/ui/api/sessions/<session_id>/summary")
+    async def api_summary(session_id: str) -> Reply:
+        if not isinstance(me := who(), Identity):
+            return me
+        try:
+            session = await store.get_session(validation.session_id(session_id))
+        except (ToolError, NotFound):
+            return {"error": f"no session {session_id!r}"}, 404, NO_STORE
+        return await summarize(store, me, session), 200, NO_STORE
+
+    @bp.get("/ui/api/sessions/<session_id>/messages")
+    async def api_messages(session_id: str) -> Reply:
+        """`?since_id=N`: up to POLL_PAGE visible messages after N, oldest first."""
+        if not isinstance(me := who(), Identity):
+            return me
+        try:
+            sid = validation.session_id(session_id)
+            since = validation.optional_id(_int(request.args.get("since_id", "0")), "since_id")
+            page = await store.get_messages(
+                sid, me, visibilities=VISIBILITIES, since_id=since, limit=POLL_PAGE
+            )
+        except ToolError as e:
+            return {"error": e.message}, 400, NO_STORE
+        except NotFound:
+            return {"error": f"no session {session_id!r}"}, 404, NO_STORE
+        messages = [m.to_json() for m in page.messages]
+        return {"messages": messages, "more": len(messages) == POLL_PAGE}, 200, NO_STORE
+
+
+def _micros(iso: str) -> int:
+    when = datetime.fromisoformat(iso)
+    if when.tzinfo is None:
+        raise ValueError("no time zone")
+    return (when - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+
+def _int(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise ToolError("INVALID_INPUT", "since_id must be a message id") from None

@@ -1,0 +1,102 @@
+"""The live pages' JSON reads (scsd.ui.live_api) over plain HTTP: sign-in and CSRF header
+required, visibility obeyed in counts, participants and messages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+from conftest import Running
+from test_ui import client, csrf_of, in_thread, sign_in
+
+
+@contextmanager
+def signed_in(
+    running: Running, key: str, agent_id: str, agent_type: str = "claude"
+) -> Iterator[httpx.Client]:
+    """A client signed in to the UI that sends the page's CSRF token as the API asks."""
+    with client(running) as c:
+        sign_in(c, key, agent_id, agent_type)
+        c.headers["X-CSRF-Token"] = csrf_of(c.get("/ui/").text)
+        yield c
+
+
+async def test_api_needs_sign_in_and_the_csrf_header(running: Running) -> None:
+    alice = await running.token("alice")
+    sid = (await running.mcp().call("create_session", purpose="p", auth_token=alice))["session_id"]
+    paths = ("/ui/api/sessions", f"/ui/api/sessions/{sid}/summary", f"/ui/api/sessions/{sid}/messages")
+
+    def run() -> None:
+        with client(running) as c:
+            for path in paths:
+                assert c.get(path).status_code == 401, path
+        with client(running) as c:
+            sign_in(c, running.secrets["api_key"], "bob")
+            for path in paths:
+                assert c.get(path).status_code == 403, path
+                assert c.get(path, headers={"X-CSRF-Token": "x" * 43}).status_code == 403, path
+        with signed_in(running, running.secrets["api_key"], "bob") as c:
+            for path in paths:
+                r = c.get(path)
+                assert r.status_code == 200 and r.headers["cache-control"] == "no-store", path
+
+    await in_thread(run)
+
+
+async def test_summaries_count_only_what_the_viewer_may_see(running: Running) -> None:
+    alice, carol = await running.token("alice"), await running.token("carol", "gemini")
+    mcp = running.mcp()
+    sid = (await mcp.call("create_session", purpose="counted", auth_token=alice))["session_id"]
+    await mcp.call("add_message", session_id=sid, content="a", auth_token=alice)
+    await mcp.call("add_message", session_id=sid, content="c", visibility="private", auth_token=carol)
+    await mcp.call("add_message", session_id=sid, content="g", visibility="agent_only", auth_token=carol)
+    await mcp.call("add_message", session_id=sid, content="a2", auth_token=alice)
+
+    def summary(key: str, agent_id: str, agent_type: str) -> dict[str, Any]:
+        with signed_in(running, key, agent_id, agent_type) as c:
+            body: dict[str, Any] = c.get(f"/ui/api/sessions/{sid}/summary").json()
+            listed = c.get("/ui/api/sessions").json()["sessions"]
+            assert [s for s in listed if s["id"] == sid] == [body]
+            page = c.get("/ui/").text
+            assert f">{body['message_count']}</td>" in page  # the dashboard shows the same count
+            return body
+
+    bob = await in_thread(lambda: summary(running.secrets["api_key"], "bob", "claude"))
+    assert bob["purpose"] == "counted" and bob["message_count"] == 2
+    assert bob["participants"] == ["alice"] and bob["participants_partial"] is False
+    gemini = await in_thread(lambda: summary(running.secrets["api_key"], "gem", "gemini"))
+    assert gemini["message_count"] == 3 and gemini["participants"] == ["alice", "carol"]
+    admin = await in_thread(lambda: summary(running.secrets["admin_key"], "", ""))
+    assert admin["message_count"] == 4 and admin["participants"] == ["alice", "carol"]
+
+
+async def test_sessions_updated_after_and_messages_since_id(running: Running) -> None:
+    alice = await running.token("alice")
+    mcp = running.mcp()
+    first = (await mcp.call("create_session", purpose="first", auth_token=alice))["session_id"]
+    second = (await mcp.call("create_session", purpose="second", auth_token=alice))["session_id"]
+    ids = [(await mcp.call("add_message", session_id=first, content=f"m{n}", auth_token=alice))["message_id"]
+           for n in range(3)]  # fmt: skip
+
+    def run() -> None:
+        with signed_in(running, running.secrets["api_key"], "bob") as c:
+            listed = c.get("/ui/api/sessions").json()["sessions"]
+            assert [s["id"] for s in listed] == [first, second]  # newest activity first
+            after = listed[1]["updated_at"]
+            newer = c.get("/ui/api/sessions", params={"updated_after": after}).json()["sessions"]
+            assert [s["id"] for s in newer] == [first]
+            latest = c.get("/ui/api/sessions", params={"updated_after": listed[0]["updated_at"]}).json()
+            assert latest["sessions"] == []
+            assert c.get("/ui/api/sessions", params={"updated_after": "yesterday"}).status_code == 400
+
+            page = c.get(f"/ui/api/sessions/{first}/messages", params={"since_id": ids[0]}).json()
+            assert [m["content"] for m in page["messages"]] == ["m1", "m2"] and page["more"] is False
+            assert c.get(f"/ui/api/sessions/{first}/messages", params={"since_id": "x"}).status_code == 400
+            missing = "session_0000000000000000"
+            assert c.get(f"/ui/api/sessions/{missing}/messages").status_code == 404
+            assert c.get(f"/ui/api/sessions/{missing}/summary").status_code == 404
+            assert c.get("/ui/api/sessions/not-a-session/summary").status_code == 404
+
+    await in_thread(run)
