@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from browserkit import (
+from browserkit import (  # noqa: F401  (SCREENSHOTS: re-exported for test_ui_pages_browser)
     LIVE,
+    SCREENSHOTS,
     browser_page,
     in_browser,
     mcp,
