@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
@@ -293,6 +294,36 @@ async def test_reader_returns_nothing_when_no_commit_happened(tmp_path: Path) ->
                 second = await _post(store, session.id, ALICE, "second", "public")
                 assert await reader.messages_after(first.id, 100) == [second]
                 assert await reader.messages_after(second.id, 100) == []
+
+
+async def test_reader_idle_poll_stays_on_the_event_loop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An idle poll reads the probe's data_version on the trio thread: no worker-thread trip
+    (SPEC §8 idle CPU); a commit by another connection still sends it to a thread to read."""
+    path = tmp_path / "scsd.db"
+    trips: list[object] = []
+    real = trio.to_thread.run_sync
+
+    async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append(fn)
+        return await real(fn, *args, **kwargs)
+
+    with trio.fail_after(10):
+        async with open_store(path) as store:
+            session = await store.create_session("s", "alice", {})
+            first = await _post(store, session.id, ALICE, "first", "public")
+            async with open_reader(path) as reader:
+                assert await reader.max_id() == first.id
+                monkeypatch.setattr(trio.to_thread, "run_sync", counted)
+                for _ in range(3):
+                    assert await reader.messages_after(first.id, 100) == []
+                    assert await reader.changes_after(100) == []
+                assert trips == []
+                second = await _post(store, session.id, ALICE, "second", "public")
+                trips.clear()
+                assert await reader.messages_after(first.id, 100) == [second]
+                assert len(trips) == 1
 
 
 async def test_reader_sees_commits_from_a_separate_connection(tmp_path: Path) -> None:

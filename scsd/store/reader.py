@@ -1,4 +1,4 @@
-"""The watcher's read connection: cheap `data_version` checks, then reads by id."""
+"""The watcher's read connection: `data_version` checks on the trio thread, then reads by id."""
 
 from __future__ import annotations
 
@@ -24,14 +24,17 @@ from scsd.store._lane import (
 
 
 class Reader:
-    """The watcher's own read connection: cheap `data_version` checks, then reads by id."""
+    """The watcher's own read connection, and a second one that only asks whether anything
+    was committed since (`PRAGMA data_version`), on the trio thread: an idle poll then costs
+    a few microseconds and no trip to a worker thread. Reads go to a worker thread."""
 
-    def __init__(self, db: sqlite_utils.Database, path: Path) -> None:
+    def __init__(self, db: sqlite_utils.Database, path: Path, probe: sqlite3.Connection) -> None:
         self._db = db
         self._path = path
-        self._data_version = -1
-        self._log_version = -1
-        self._latest_version = -2  # the last data_version seen by messages_after
+        self._probe = probe
+        # The probe's data_version when messages / the change log were last read to the end.
+        self._messages_seen: int | None = None
+        self._log_seen: int | None = None
         self._log_cursor = 0
         self._one_at_a_time = trio.CapacityLimiter(1)
 
@@ -49,46 +52,44 @@ class Reader:
                 raise startup_error(self._path, e) from None
 
         def baseline() -> int:
-            self._data_version = self._log_version = self._current_version()
             self._log_cursor = int(self._db.execute("SELECT max(id) FROM change_log").fetchone()[0] or 0)
             return int(self._db.execute("SELECT max(id) FROM messages").fetchone()[0] or 0)
 
-        return await trio.to_thread.run_sync(run, limiter=self._one_at_a_time)
+        version = self.data_version()
+        newest = await trio.to_thread.run_sync(run, limiter=self._one_at_a_time)
+        self._messages_seen = self._log_seen = version
+        return newest
 
     async def messages_after(self, after_id: int, limit: int) -> list[Message]:
-        """Messages with id > after_id, oldest first; [] at once if nothing was committed since.
-
-        `PRAGMA data_version` changes when any other connection (in this process or
-        another) commits, so an idle poll costs one pragma, not a query.
-        """
+        """Messages with id > after_id, oldest first; [] at once if nothing was committed since
+        they were last read to the end (see `data_version`)."""
+        version = self.data_version()
+        if version is not None and version == self._messages_seen:
+            await trio.lowlevel.checkpoint()
+            return []
 
         def run() -> list[Message]:
             try:
-                return poll()
+                rows = self._db.execute(
+                    f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id > ? ORDER BY id LIMIT ?",
+                    [after_id, limit],
+                ).fetchall()
             except sqlite3.Error as e:
                 raise unavailable(e, "reading new messages") from e
-
-        def poll() -> list[Message]:
-            version = self._latest_version = self._current_version()
-            if version == self._data_version:
-                return []
-            rows = self._db.execute(
-                f"SELECT {MESSAGE_COLUMNS} FROM messages WHERE id > ? ORDER BY id LIMIT ?",
-                [after_id, limit],
-            ).fetchall()
-            if len(rows) < limit:
-                # Only mark this version seen once we have read everything it holds.
-                self._data_version = version
             return [to_message(r) for r in rows]
 
-        return await trio.to_thread.run_sync(run, limiter=self._one_at_a_time)
+        batch = await trio.to_thread.run_sync(run, limiter=self._one_at_a_time)
+        if len(batch) < limit:
+            # Read to the end after `version` was taken: everything it covers has been seen.
+            self._messages_seen = version
+        return batch
 
     async def changes_after(self, limit: int) -> list[Change]:
         """Session and session-memory changes logged since the last call (or since `max_id`),
         as `session_update` / `memory_update` changes; [] at once if nothing was committed."""
-        if self._latest_version == self._log_version:
-            # The version `messages_after` just read (the watcher calls it first) is the one
-            # the log was last read at: idle, no need for another trip to a worker thread.
+        version = self.data_version()
+        if version is not None and version == self._log_seen:
+            await trio.lowlevel.checkpoint()
             return []
 
         def run() -> list[Change]:
@@ -98,16 +99,13 @@ class Reader:
                 raise unavailable(e, "reading the change log") from e
 
         def poll() -> list[Change]:
-            version = self._current_version()
-            if version == self._log_version:
-                return []
             rows = self._db.execute(
                 "SELECT id, kind, session_id, agent_id, key, action, timestamp FROM change_log"
                 " WHERE id > ? ORDER BY id LIMIT ?",
                 [self._log_cursor, limit],
             ).fetchall()
             if len(rows) < limit:
-                self._log_version = version
+                self._log_seen = version  # read to the end after `version` was taken
             if rows:
                 self._log_cursor = rows[-1][0]
             sessions = self._sessions({r[2] for r in rows if r[1] == "session"})
@@ -142,8 +140,19 @@ class Reader:
         rows = self._db.execute(f"SELECT * FROM sessions WHERE id IN ({marks})", ids).fetchall()
         return {r[0]: to_session(r) for r in rows}
 
-    def _current_version(self) -> int:
-        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+    def data_version(self) -> int | None:
+        """The probe connection's `PRAGMA data_version`, read on the calling (trio) thread:
+        it changes whenever another connection, in this process or another, commits. None
+        when SQLite cannot tell at once (the probe never waits on a lock): then read anyway.
+
+        On a WAL database this reads SQLite's shared-memory index (and at most the file's
+        first page, from the OS cache): microseconds, no wait worth a thread, so it runs on the
+        event loop. The probe never writes, so no commit of its own can hide another's.
+        """
+        try:
+            return int(self._probe.execute("PRAGMA data_version").fetchall()[0][0])
+        except sqlite3.Error:
+            return None
 
 
 def typing_change(session_id: str, agent_id: str, action: str, timestamp: int) -> TypingChange:
@@ -157,9 +166,22 @@ def typing_change(session_id: str, agent_id: str, action: str, timestamp: int) -
 async def open_reader(
     path: Path, *, busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS
 ) -> AsyncIterator[Reader]:
-    """A read connection for the watcher, separate from the writer's."""
+    """A read connection for the watcher, separate from the writer's, and its probe."""
     db = await trio.to_thread.run_sync(connect, path, busy_timeout_seconds)
     try:
-        yield Reader(db, path)
+        probe = await trio.to_thread.run_sync(_open_probe, path)
+        try:
+            yield Reader(db, path, probe)
+        finally:
+            probe.close()
     finally:
         db.close()
+
+
+def _open_probe(path: Path) -> sqlite3.Connection:
+    # No busy timeout: the probe runs on the event loop and must never sleep on a lock.
+    # Autocommit: a pragma must not leave a read transaction open (that would pin the WAL).
+    try:
+        return sqlite3.connect(path, timeout=0, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as e:
+        raise startup_error(path, e) from None
