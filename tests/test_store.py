@@ -12,7 +12,7 @@ import trio
 
 from scsd.errors import NotFound, StartupError
 from scsd.events import VISIBILITIES, Identity, Message
-from scsd.store import Store, open_reader, open_store
+from scsd.store import Participants, Store, open_reader, open_store
 from scsd.visibility import narrow
 
 RW = frozenset({"read", "write"})
@@ -392,3 +392,34 @@ async def test_get_messages_with_no_visibilities_returns_nothing(tmp_path: Path,
             page = await store.get_messages(session.id, viewer, visibilities=())
             assert page.messages == []
             assert page.total_count == 0
+
+
+async def test_participants_are_the_visible_senders_most_recent_first(tmp_path: Path) -> None:
+    with trio.fail_after(10):
+        async with open_store(tmp_path / "scsd.db") as store:
+            sid = (await store.create_session("s", "alice", {})).id
+            other = (await store.create_session("other", "alice", {})).id
+            await _post(store, other, GEMMA, "elsewhere", "public")  # another session: not counted
+            await _post(store, sid, ALICE, "a1", "public")
+            await _post(store, sid, GEMMA, "g private", "private")
+            await _post(store, sid, BOB, "b agents", "agent_only")
+            await _post(store, sid, ADMIN, "root only", "admin_only")
+            await _post(store, sid, ALICE, "a2", "public")  # alice is the most recent again
+
+            async def who(viewer: Identity, limit: int = 50) -> tuple[list[str], int, int]:
+                p = await store.participants(sid, viewer, limit=limit)
+                return p.senders, p.total, p.messages
+
+            assert await who(ALICE) == (["alice", "bob"], 2, 3)  # bob's agent_only: same type
+            assert await who(GEMMA) == (["alice", "gemma"], 2, 3)  # her own private one
+            assert await who(ADMIN) == (["alice", "root", "bob", "gemma"], 4, 5)
+            assert await who(ADMIN, limit=2) == (["alice", "root"], 4, 5)  # capped, totals exact
+            for viewer in (ALICE, GEMMA, ADMIN):  # the same answer as reading every message
+                page = await store.get_messages(sid, viewer, visibilities=ALL, limit=100, newest_first=True)
+                senders, _, count = await who(viewer)
+                assert senders == list(dict.fromkeys(m.sender for m in page.messages))
+                assert count == page.total_count
+            empty = (await store.create_session("empty", "alice", {})).id
+            assert await store.participants(empty, ADMIN, limit=5) == Participants([], 0, 0)
+            with pytest.raises(NotFound):
+                await store.participants("session_0000000000000000", ALICE, limit=5)

@@ -8,8 +8,12 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
+import trio
 from conftest import Running
 from test_ui import client, csrf_of, in_thread, sign_in
+
+from scsd.events import Identity
+from scsd.store import open_store
 
 
 @contextmanager
@@ -100,3 +104,41 @@ async def test_sessions_updated_after_and_messages_since_id(running: Running) ->
             assert c.get("/ui/api/sessions/not-a-session/summary").status_code == 404
 
     await in_thread(run)
+
+
+async def test_participants_are_exact_beyond_the_newest_messages_and_capped(running: Running) -> None:
+    """A sender whose only message is older than 600 others still counts; sixty senders are
+    listed as the fifty most recent plus the exact total; hidden senders never count."""
+    rw = frozenset({"read", "write"})
+    mcp = running.mcp()
+    alice = await running.token("alice")
+    long = (await mcp.call("create_session", purpose="long", auth_token=alice))["session_id"]
+    crowd = (await mcp.call("create_session", purpose="crowd", auth_token=alice))["session_id"]
+    with trio.fail_after(60):
+        async with open_store(running.config.database) as store:  # a second writer, as `scsd stdio`
+
+            async def post(sid: str, agent: str, agent_type: str = "claude", level: str = "public") -> None:
+                await store.add_message(sid, Identity(agent, agent_type, rw), "hi", level, {}, None)
+
+            await post(long, "early")
+            for _ in range(600):
+                await post(long, "alice")
+            for n in range(60):
+                await post(crowd, f"agent{n:02}")
+            await post(crowd, "secret", "gemini", "private")
+
+    def run() -> tuple[dict[str, Any], dict[str, Any], str]:
+        with signed_in(running, running.secrets["api_key"], "bob") as c:
+            return (
+                c.get(f"/ui/api/sessions/{long}/summary").json(),
+                c.get(f"/ui/api/sessions/{crowd}/summary").json(),
+                c.get("/ui/").text,
+            )
+
+    first, second, dashboard = await in_thread(run)
+    assert first["participants"] == ["alice", "early"] and first["participants_total"] == 2
+    assert first["participants_partial"] is False and first["message_count"] == 601
+    assert second["participants"] == [f"agent{n:02}" for n in range(59, 9, -1)]  # newest 50
+    assert second["participants_total"] == 60 and second["participants_partial"] is True
+    assert second["message_count"] == 60  # the private message is not bob's to see
+    assert "agent59, agent58, agent57, agent56, agent55 +55 more" in dashboard

@@ -19,7 +19,7 @@ from scsd import schema
 from scsd.store._lane import BUSY_TIMEOUT_SECONDS, connect, now_micros, startup_error
 from scsd.store.audit import AuditOps
 from scsd.store.memory import ALL_SCOPES, MemoryOps
-from scsd.store.messages import MessageOps, MessagePage
+from scsd.store.messages import MessageOps, MessagePage, Participants
 from scsd.store.reader import Reader, open_reader
 from scsd.store.search import SearchOps
 from scsd.store.sessions import SessionOps
@@ -30,6 +30,7 @@ __all__ = [
     "ALL_SCOPES",
     "BUSY_TIMEOUT_SECONDS",
     "MessagePage",
+    "Participants",
     "Reader",
     "Store",
     "TypingOutcome",

@@ -9,7 +9,7 @@ from typing import Any
 import sqlite_utils
 
 from scsd.errors import NotFound
-from scsd.events import Identity, Message
+from scsd.events import VISIBILITIES, Identity, Message
 from scsd.schema import fts_session
 from scsd.store._lane import MESSAGE_COLUMNS, Lane, dump, now_micros, session_exists, to_message
 from scsd.textfold import searchable
@@ -20,6 +20,17 @@ from scsd.visibility import sql_clause
 class MessagePage:
     messages: list[Message]
     total_count: int
+
+
+@dataclass(frozen=True)
+class Participants:
+    """Who wrote the messages of a session a viewer may see: `senders`, most recent first and
+    at most the limit asked for; `total`, how many distinct senders there are; `messages`,
+    how many messages the viewer may see (the same scan counts them)."""
+
+    senders: list[str]
+    total: int
+    messages: int
 
 
 def visible_where(session_id: str, viewer: Identity, visibilities: Sequence[str]) -> tuple[str, list[Any]]:
@@ -124,6 +135,31 @@ class MessageOps(Lane):
             ).fetchall()
             total = db.execute(f"SELECT count(*) FROM messages WHERE {where}", args).fetchone()[0]
             return MessagePage([to_message(r) for r in rows], int(total))
+
+        return await self._call(run)
+
+    async def participants(self, session_id: str, viewer: Identity, *, limit: int) -> Participants:
+        """The distinct senders of the messages of a session that `viewer` may see, most
+        recent (highest message id) first, at most `limit` (≥ 1) of them, with the totals.
+
+        Raises:
+            NotFound: no such session.
+        """
+        where, args = visible_where(session_id, viewer, VISIBILITIES)
+        # One pass over the session's visible messages: the window functions run after the
+        # grouping and before the LIMIT, so every row carries both totals.
+        sql = (
+            "SELECT sender, count(*) OVER (), sum(count(*)) OVER () FROM messages"
+            f" WHERE {where} GROUP BY sender ORDER BY max(id) DESC LIMIT ?"
+        )
+
+        def run(db: sqlite_utils.Database) -> Participants:
+            if not session_exists(db, session_id):
+                raise NotFound("session", session_id)
+            rows = db.execute(sql, [*args, limit]).fetchall()
+            if not rows:
+                return Participants([], 0, 0)
+            return Participants([str(r[0]) for r in rows], int(rows[0][1]), int(rows[0][2]))
 
         return await self._call(run)
 

@@ -20,10 +20,8 @@ from scsd.store import Store
 from scsd.ui.auth import CSRF_HEADER, UiAuth, csrf_ok
 
 DASHBOARD_SESSIONS: Final = 200
-# Participants are the distinct senders among this many newest visible messages: the store
-# has no per-session "distinct senders" query yet, and reading every message of a long
-# session for each dashboard row would cost too much. Beyond it the list is marked partial.
-PARTICIPANT_SCAN: Final = 500
+# A summary names at most this many participants (the most recently active) and counts all.
+PARTICIPANTS_LISTED: Final = 50
 POLL_PAGE: Final = 200
 
 Reply = tuple[JsonObject, int, dict[str, str]]
@@ -31,18 +29,16 @@ NO_STORE: Final = {"Cache-Control": "no-store"}
 
 
 async def summarize(store: Store, viewer: Identity, session: Session) -> JsonObject:
-    """The session object plus what `viewer` may see of it: `message_count` and
-    `participants` (distinct senders, most recent first; `participants_partial` when only
-    the newest PARTICIPANT_SCAN messages were looked at)."""
-    page = await store.get_messages(
-        session.id, viewer, visibilities=VISIBILITIES, limit=PARTICIPANT_SCAN, newest_first=True
-    )
-    senders = list(dict.fromkeys(m.sender for m in page.messages))
+    """The session object plus what `viewer` may see of it: `message_count`, `participants`
+    (distinct senders, most recent first, at most PARTICIPANTS_LISTED), `participants_total`
+    (all of them) and `participants_partial` (true when the list stops short of the total)."""
+    who = await store.participants(session.id, viewer, limit=PARTICIPANTS_LISTED)
     return {
         **session.to_json(),
-        "message_count": page.total_count,
-        "participants": senders,
-        "participants_partial": page.total_count > len(page.messages),
+        "message_count": who.messages,
+        "participants": who.senders,
+        "participants_total": who.total,
+        "participants_partial": who.total > len(who.senders),
     }
 
 

@@ -84,11 +84,11 @@
     if (Array.isArray(s.participants)) {
       const td = tr.querySelector(".participants");
       const names = s.participants.map(String);
+      const total = typeof s.participants_total === "number" ? s.participants_total : names.length;
       let text = names.slice(0, SHOWN_PARTICIPANTS).join(", ");
-      if (names.length > SHOWN_PARTICIPANTS) text += " +" + (names.length - SHOWN_PARTICIPANTS) + " more";
-      if (s.participants_partial) text += " …";
+      if (total > SHOWN_PARTICIPANTS) text += " +" + (total - SHOWN_PARTICIPANTS) + " more";
       td.textContent = text;
-      td.title = names.join(", ");
+      td.title = names.join(", ") + (total > names.length ? " and " + (total - names.length) + " more" : "");
     }
     if (s.updated_at > newest) newest = s.updated_at;
     if (changed) {
