@@ -14,7 +14,7 @@ import pytest
 import trio
 from helpers import next_event
 from tlskit import TlsRunning, start_tls_daemon
-from trio_websocket import ConnectionRejected, open_websocket_url
+from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_url
 
 from scsd import net
 
@@ -188,3 +188,17 @@ async def _read_until_closed(stream: trio.SocketStream) -> None:
             pass
     except trio.BrokenResourceError:
         pass  # reset instead of a clean close: closed all the same
+
+
+async def test_shutdown_closes_wss_sockets_with_going_away(tls_running: TlsRunning) -> None:
+    token = await tls_running.token("erin")
+    with trio.fail_after(30):
+        async with open_websocket_url(
+            f"{tls_running.endpoints.ws_url}/ws?token={token}", ssl_context=tls_running.client_context()
+        ) as ws:
+            await next_event(ws, "connected")
+            tls_running.stop.set()
+            with pytest.raises(ConnectionClosed) as closed:
+                while True:
+                    await ws.get_message()
+    assert closed.value.reason.code == 1001
