@@ -110,7 +110,7 @@ async def _hypercorn(
 
 class _TlsConfig(HypercornConfig):
     """hypercorn's config with our server context instead of one it would build from paths,
-    so that both ports share one TLS policy (scsd.tls) and the files are read once."""
+    so that both ports share one TLS policy (scsd.tls), checked once at start-up."""
 
     def __init__(self, context: ssl.SSLContext) -> None:
         super().__init__()
