@@ -1,4 +1,5 @@
-"""Server-Sent Events on the HTTP port: the fallback live stream of one session (SPEC §6)."""
+"""Server-Sent Events on the HTTP port: the fallback live streams of one session and of every
+session's updates (SPEC §6)."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ from scsd.auth import Authority, TokenInvalid, bearer_token
 from scsd.credentials import check_token
 from scsd.errors import NotFound
 from scsd.events import VISIBILITIES, Change, Identity
-from scsd.hub import Hub
+from scsd.hub import ALL_SESSIONS, Hub
 from scsd.replies import ToolError
 from scsd.store import Store
 from scsd.visibility import can_see_change
 
 REPLAY_PAGE: Final = 500
+Refusal = tuple[dict[str, str], int]
 
 
 @dataclass(frozen=True)
@@ -33,39 +35,72 @@ class SseConfig:
 
 def blueprint(hub: Hub, store: Store, authority: Authority, cfg: SseConfig) -> Blueprint:
     """`GET /ui/sessions/<id>/events`: token auth (`?token=` or Bearer), origin check, resume
-    from `Last-Event-ID` or `?since_id=`, visibility-filtered, keep-alive comments."""
+    from `Last-Event-ID` or `?since_id=`, visibility-filtered, keep-alive comments; and
+    `GET /ui/events`: the `session_update`s of every session (a dashboard's feed), no replay."""
     bp = Blueprint("sse", __name__)
 
-    @bp.get("/ui/sessions/<session_id>/events")
-    async def session_events(session_id: str) -> Response | tuple[dict[str, str], int]:
+    async def caller() -> Identity | Refusal:
+        """Who is asking, from a token or the UI's cookie; or why not (origin, credentials)."""
         origin = request.headers.get("Origin")
         if origin is not None and origin.rstrip("/") not in cfg.allowed_origins:
             return {"error": f"origin {origin} is not allowed"}, 403
         token = request.args.get("token") or bearer_token(request.headers.get("Authorization"))
         cookie_who = cfg.cookie_identity(request.headers.get("Cookie")) if cfg.cookie_identity else None
-        if not token and cookie_who is None:
+        if not token and cookie_who is not None:
+            return cookie_who
+        if not token:
             return {"error": "a token is required (?token=, Authorization: Bearer, or the UI's sign-in)"}, 401
         try:
-            who = (await check_token(authority, store, token)).identity if token else cookie_who
-            assert who is not None
+            return (await check_token(authority, store, token)).identity
+        except TokenInvalid as e:
+            return {"error": str(e)}, 401
+
+    @bp.get("/ui/events")
+    async def all_sessions_events() -> Response | Refusal:
+        if not isinstance(who := await caller(), Identity):
+            return who
+        return _streaming(_all_sessions_stream(hub, who, cfg.heartbeat_seconds))
+
+    @bp.get("/ui/sessions/<session_id>/events")
+    async def session_events(session_id: str) -> Response | Refusal:
+        if not isinstance(who := await caller(), Identity):
+            return who
+        try:
             sid = validation.session_id(session_id)
             since = validation.optional_id(_int(request.headers.get("Last-Event-ID")
                                                 or request.args.get("since_id")), "since_id")  # fmt: skip
             last = since if since is not None else await store.last_message_id(sid)
             await store.get_session(sid)
-        except TokenInvalid as e:
-            return {"error": str(e)}, 401
         except (ToolError, NotFound):
             return {"error": f"no session {session_id!r}"}, 404
-        response = Response(
-            _stream(hub, store, who, sid, last, since is not None, cfg.heartbeat_seconds),
-            mimetype="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
-        response.timeout = None  # a stream, not a request that should finish
-        return response
+        return _streaming(_stream(hub, store, who, sid, last, since is not None, cfg.heartbeat_seconds))
 
     return bp
+
+
+def _streaming(body: AsyncIterator[bytes]) -> Response:
+    response = Response(
+        body, mimetype="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )
+    response.timeout = None  # a stream, not a request that should finish
+    return response
+
+
+async def _all_sessions_stream(hub: Hub, who: Identity, heartbeat: float) -> AsyncIterator[bytes]:
+    with hub.subscribe(who) as sub:
+        sub.add(ALL_SESSIONS)  # session updates only, and not a watcher of any session
+        yield b"retry: 2000\n\n"
+        while True:
+            change: Change | None = None
+            with trio.move_on_after(heartbeat):
+                try:
+                    change = await sub.receive.receive()
+                except trio.EndOfChannel:
+                    return  # too slow, or shutdown: the browser reconnects and re-fetches
+            if change is None:
+                yield b": keep-alive\n\n"
+            elif change.kind == "session_update":
+                yield _event(change)
 
 
 async def _stream(
@@ -74,6 +109,7 @@ async def _stream(
     with hub.subscribe(who) as sub:
         sub.add(sid)  # follow first, then replay: nothing falls in between
         yield b"retry: 2000\n\n"
+        yield _event(Change.presence_update(hub.presence(sid)))  # who watches now, this stream included
         while replay:
             page = await store.get_messages(
                 sid, who, visibilities=VISIBILITIES, since_id=last, limit=REPLAY_PAGE

@@ -52,6 +52,12 @@ class Sse:
             fields[name] = f"{fields[name]}\n{value}" if name in fields else value
         raise EOFError("the stream ended")
 
+    async def named(self) -> Event:
+        """The next event that has a name (not the `retry:` advice)."""
+        while "event" not in (event := await self.next()):
+            pass
+        return event
+
     async def until(self, content: str) -> list[Event]:
         """Events up to and including the new_message with `content`."""
         events: list[Event] = []
@@ -72,7 +78,9 @@ def _messages(events: list[Event]) -> list[tuple[int, dict[str, object]]]:
 async def _open(
     running: Running, sid: str, params: dict[str, str] | None = None, **headers: str
 ) -> AsyncIterator[Sse]:
-    url = f"{running.endpoints.http_url}/ui/sessions/{sid}/events"
+    """The stream of one session; `sid` "*" opens the all-sessions stream, `/ui/events`."""
+    path = "/ui/events" if sid == "*" else f"/ui/sessions/{sid}/events"
+    url = f"{running.endpoints.http_url}{path}"
     async with (
         httpx.AsyncClient(timeout=None) as client,
         client.stream(
@@ -205,14 +213,79 @@ async def test_visibility_is_the_tools_rule(running: Running) -> None:
     assert levels["carol"] == ["public", "agent_only", "public"] * 2
 
 
-async def test_keep_alive_comment_on_an_idle_stream(running: Running) -> None:
+@pytest.mark.parametrize("stream", ["session", "all sessions"])
+async def test_keep_alive_comment_on_an_idle_stream(running: Running, stream: str) -> None:
     if HEARTBEAT_FIELD not in Config.__dataclass_fields__:
         pytest.skip("the keep-alive interval is not configurable (15 s is too slow to wait for)")
     with trio.fail_after(20):
         alice = await running.token("alice")
-        sid = await _session(running, alice)
+        sid = await _session(running, alice) if stream == "session" else "*"
         async with _open(running, sid, {"token": alice}) as sse:
             comment = await sse.next(comments=True)
             while "comment" not in comment:
                 comment = await sse.next(comments=True)
     assert comment["comment"] == "keep-alive"
+
+
+async def test_stream_opens_with_who_is_watching(running: Running) -> None:
+    """The SSE counterpart of `subscribed`'s presence: the first event lists the watchers,
+    this stream's own identity included, even when its joining is no news to anyone."""
+    with trio.fail_after(20):
+        alice = await running.token("alice", "gemini")
+        sid = await _session(running, alice)
+        async with _open(running, sid, {"token": alice}) as already:
+            await already.named()  # alice watches from now on
+            async with _open(running, sid, {"token": alice}) as sse:
+                first = None
+                with trio.move_on_after(5):  # nobody joined or left: only the opening tells
+                    first = await sse.named()
+    assert first is not None and first["event"] == "presence" and "id" not in first
+    alice_watches = {"watchers": [{"agent_id": "alice", "agent_type": "gemini"}], "count": 1}
+    assert json.loads(first["data"]) == alice_watches
+
+
+async def test_all_sessions_stream_sends_every_session_update(running: Running) -> None:
+    """`/ui/events`: new sessions and new activity in any session, as `session_update`s
+    without ids; messages themselves are not part of it."""
+    with trio.fail_after(30):
+        alice, bob = await running.token("alice"), await running.token("bob", "gemini")
+        async with _open(running, "*", {"token": alice}) as sse:
+            assert sse.response.status_code == 200
+            assert sse.response.headers["content-type"].startswith("text/event-stream")
+            sid = await _session(running, bob)  # someone else's session: alice sees it too
+            created = await sse.named()
+            await _add(running, bob, sid, "activity", "private")
+            bumped = await sse.named()
+    for event in (created, bumped):
+        assert event["event"] == "session_update" and "id" not in event
+    first, second = json.loads(created["data"]), json.loads(bumped["data"])
+    assert (first["id"], first["purpose"], first["created_by"]) == (sid, "sse", "bob")
+    assert second["id"] == sid and second["updated_at"] > first["updated_at"]
+    assert "activity" not in bumped["data"]  # a private message's content never travels here
+
+
+@pytest.mark.parametrize("case", ["no token", "bad token", "foreign origin", "ui origin", "cookie"])
+async def test_all_sessions_stream_refusals_are_plain_http(running: Running, case: str) -> None:
+    alice = await running.token("alice")
+    params = {"no token": None, "bad token": {"token": "forged"}, "cookie": None}.get(case, {"token": alice})
+    headers = {
+        "foreign origin": {"Origin": "http://evil.example"},
+        "ui origin": {"Origin": running.endpoints.http_url},
+        "cookie": {"Cookie": await trio.to_thread.run_sync(_ui_cookie, running)},
+    }.get(case, {})
+    expected = {"no token": 401, "bad token": 401, "foreign origin": 403}.get(case, 200)
+    with trio.fail_after(20):
+        async with _open(running, "*", params, **headers) as sse:
+            status = sse.response.status_code
+            content_type = sse.response.headers.get("content-type", "")
+    assert status == expected
+    assert content_type.startswith("text/event-stream") == (expected == 200)
+
+
+def _ui_cookie(running: Running) -> str:
+    """The `Cookie:` header of a browser signed in to the Web UI."""
+    from test_ui import client, sign_in
+
+    with client(running) as c:
+        sign_in(c, running.secrets["api_key"], "viewer")
+        return f"scsd_ui={c.cookies['scsd_ui']}"

@@ -186,11 +186,18 @@ async def test_dashboard_falls_back_to_periodic_refresh(running: Running) -> Non
     def run() -> None:
         with browser_page(running) as (page, _):
             attempts: list[str] = []
+            sse_attempts: list[str] = []
+
+            def abort(route: Route) -> None:
+                sse_attempts.append(route.request.url)
+                route.abort()
+
             page.route_web_socket("**/ws*", refuse_websocket(attempts))
+            page.route("**/ui/events?*", abort)
             sign_in(page, running.secrets["api_key"], "viewer")
             status = page.locator("#live-status")
             expect(status).to_contain_text(POLLING)
-            assert len(attempts) == 3
+            assert len(attempts) == 3 and len(sse_attempts) == 3
             sid = mcp(running, "create_session", purpose="found by polling", auth_token=alice)["session_id"]
             row = page.locator(f"#sessions tr[data-session-id='{sid}']")
             expect(row.locator(".purpose")).to_have_text("found by polling")

@@ -1,6 +1,7 @@
 // The dashboard, /ui/: sessions appear and move up live (the WebSocket's "*" feed of
-// session_update events), with counts and participants from /ui/api/sessions/<id>/summary,
-// copy buttons for session ids, and relative times. No innerHTML: user data goes in as text.
+// session_update events, or the same over SSE from /ui/events), with counts and participants
+// from /ui/api/sessions/<id>/summary, copy buttons for session ids, and relative times. No
+// innerHTML: user data goes in as text.
 "use strict";
 (function () {
   const root = document.getElementById("dashboard");
@@ -161,7 +162,8 @@
       update(ev.data);
       if (typeof ev.data.message_count !== "number") refreshSummary(ev.data.id);
     },
-    sseUrl: null, // the SSE endpoint streams one session; there is no all-sessions stream
+    sseUrl: function (token) { return "/ui/events?token=" + encodeURIComponent(token); },
+    sseEvents: ["session_update"],
     poll: catchUp,
     onLive: function () { catchUp().catch(function () { /* the live feed goes on */ }); },
   });
