@@ -352,9 +352,15 @@ async def test_screenshots_of_dashboard_and_session(running: Running, tmp_path: 
             expect(page.locator("#live-status")).to_have_text(LIVE)
             mcp(running, "add_message", session_id=sid, content="Tagged **v2.4.0**.", auth_token=bob)
             expect(page.locator("#new-pill")).to_be_visible()
+            expect(page.locator("#watchers")).to_have_text("Watching: alice (claude, you)")
+            mcp(running, "set_typing", session_id=sid, auth_token=bob)
+            expect(page.locator("#typing")).to_have_text("bob is composing…")
             page.screenshot(path=str(tmp_path / "session.png"), animations="disabled")
             page.set_viewport_size(PHONE)
             page.click("#new-pill")
+            page.evaluate("window.scrollTo(0, document.scrollingElement.scrollHeight)")  # the post form
+            mcp(running, "set_typing", session_id=sid, auth_token=bob)  # still (or again) composing
+            expect(page.locator("#typing")).to_have_text("bob is composing…")
             page.screenshot(path=str(tmp_path / "session-phone.png"), animations="disabled")
             page.goto("/ui/")
             expect(page.locator("#live-status")).to_have_text(LIVE)

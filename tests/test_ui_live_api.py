@@ -3,6 +3,7 @@ required, visibility obeyed in counts, participants and messages."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -10,7 +11,9 @@ from typing import Any
 import httpx
 import trio
 from conftest import Running
+from helpers import next_event
 from test_ui import client, csrf_of, in_thread, sign_in
+from trio_websocket import open_websocket_url
 
 from scsd.events import Identity
 from scsd.store import open_store
@@ -142,3 +145,58 @@ async def test_participants_are_exact_beyond_the_newest_messages_and_capped(runn
     assert second["participants_total"] == 60 and second["participants_partial"] is True
     assert second["message_count"] == 60  # the private message is not bob's to see
     assert "agent59, agent58, agent57, agent56, agent55 +55 more" in dashboard
+
+
+async def test_typing_endpoint_signals_subscribers_with_write_permission_only(running: Running) -> None:
+    """The post form's typing signal without a WebSocket: cookie + CSRF header, write
+    permission, the subscribers' `typing` events, and 429 when flooded."""
+    alice = await running.token("alice")
+    sid = (await running.mcp().call("create_session", purpose="typing", auth_token=alice))["session_id"]
+    path = f"/ui/api/sessions/{sid}/typing"
+
+    def post(c: httpx.Client, body: object, where: str = path) -> httpx.Response:
+        return c.post(where, json=body)
+
+    def refusals() -> None:
+        with client(running) as c:
+            assert c.post(path, json={"typing": True}).status_code == 401
+        with client(running) as c:
+            sign_in(c, running.secrets["api_key"], "writer")
+            assert c.post(path, json={"typing": True}).status_code == 403  # no CSRF header
+        with signed_in(running, running.secrets["api_key"], "looker", "generic") as c:
+            r = post(c, {"typing": True})
+            assert r.status_code == 403 and "write permission" in r.json()["error"]
+        with signed_in(running, running.secrets["api_key"], "writer") as c:
+            assert post(c, {"typing": "yes"}).status_code == 400
+            assert post(c, ["typing"]).status_code == 400
+            missing = "/ui/api/sessions/session_0000000000000000/typing"
+            assert post(c, {"typing": True}, missing).status_code == 404
+
+    await in_thread(refusals)
+    with trio.fail_after(30):
+        async with open_websocket_url(f"{running.endpoints.ws_url}/ws/{sid}?token={alice}") as ws:
+            await next_event(ws, "subscribed")
+            with contextlib.ExitStack() as stack:  # signed in on a thread: httpx here is blocking
+                c = await in_thread(
+                    lambda: stack.enter_context(signed_in(running, running.secrets["api_key"], "writer"))
+                )
+                start = await in_thread(lambda: post(c, {"typing": True}))
+                assert start.status_code == 200 and start.headers["cache-control"] == "no-store"
+                assert start.json()["typing"] is True and start.json()["sent"] is True
+                event = await next_event(ws, "typing")
+                assert event["data"]["agent_id"] == "writer" and event["data"]["typing"] is True
+                assert event["data"]["expires_at"] == start.json()["expires_at"]
+                stop = await in_thread(lambda: post(c, {"typing": False}))
+                assert stop.json() == {"typing": False, "expires_at": None, "sent": True}
+                assert (await next_event(ws, "typing"))["data"]["typing"] is False
+
+                def flood() -> httpx.Response:
+                    for n in range(40):
+                        r = post(c, {"typing": n % 2 == 0})
+                        if r.status_code != 200:
+                            return r
+                    raise AssertionError("40 typing changes in a row were all accepted")
+
+                limited = await in_thread(flood)
+    assert limited.status_code == 429 and limited.headers["retry-after"] == "1"
+    assert limited.json()["code"] == "RATE_LIMITED" and "per second" in limited.json()["error"]

@@ -1,5 +1,6 @@
-"""The UI's small JSON read API for its live pages: session summaries (the dashboard) and
-messages after an id (the session page's periodic-refresh fallback).
+"""The UI's small JSON API for its live pages: session summaries (the dashboard), messages
+after an id (the session page's periodic-refresh fallback), and the post form's typing signal
+when the page has no WebSocket.
 
 Cookie-authenticated like the pages, plus the `X-CSRF-Token` header as `/ui/api/token`
 asks; every count and message obeys the signed-in identity's visibility rule.
@@ -13,6 +14,7 @@ from typing import Final
 from quart import Blueprint, request
 
 from scsd import validation
+from scsd.composing import Verdict, typing_limited, typing_reply
 from scsd.errors import NotFound
 from scsd.events import VISIBILITIES, Identity, JsonObject, Session
 from scsd.replies import ToolError
@@ -50,8 +52,9 @@ async def summaries(store: Store, viewer: Identity, updated_after_micros: int = 
 
 
 def add_routes(bp: Blueprint, store: Store, auth: UiAuth) -> None:
-    """Add `GET /ui/api/sessions`, `/ui/api/sessions/<id>/summary` and
-    `/ui/api/sessions/<id>/messages` to the UI's blueprint."""
+    """Add `GET /ui/api/sessions`, `/ui/api/sessions/<id>/summary`,
+    `/ui/api/sessions/<id>/messages` and `POST /ui/api/sessions/<id>/typing` to the UI's
+    blueprint."""
 
     def who() -> Identity | Reply:
         if (me := auth.current()) is None:
@@ -81,6 +84,28 @@ def add_routes(bp: Blueprint, store: Store, auth: UiAuth) -> None:
         except (ToolError, NotFound):
             return {"error": f"no session {session_id!r}"}, 404, NO_STORE
         return await summarize(store, me, session), 200, NO_STORE
+
+    @bp.post("/ui/api/sessions/<session_id>/typing")
+    async def api_typing(session_id: str) -> Reply:
+        """Body `{"typing": bool}`: the signed-in identity starts (or stops) composing, as the
+        MCP tool `set_typing` and the socket's `typing` call do; too many changes are 429."""
+        if not isinstance(me := who(), Identity):
+            return me
+        if not me.can("write"):
+            return {"error": "Your agent type has no write permission, so no typing signal."}, 403, NO_STORE
+        body = await request.get_json(force=True, silent=True)
+        try:
+            flag = validation.boolean(body.get("typing") if isinstance(body, dict) else None, "typing")
+        except ToolError as e:
+            return {"error": f'Send a JSON object {{"typing": true}} or false: {e.message}'}, 400, NO_STORE
+        try:
+            outcome = await store.set_typing(validation.session_id(session_id), me.agent_id, flag)
+        except (ToolError, NotFound):
+            return {"error": f"no session {session_id!r}"}, 404, NO_STORE
+        if outcome.verdict is Verdict.LIMITED:
+            limited = typing_limited()
+            return {"error": limited.message, "code": limited.code}, 429, {**NO_STORE, "Retry-After": "1"}
+        return typing_reply(outcome), 200, NO_STORE
 
     @bp.get("/ui/api/sessions/<session_id>/messages")
     async def api_messages(session_id: str) -> Reply:

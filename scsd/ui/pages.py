@@ -11,10 +11,10 @@ from quart import Blueprint, Response, render_template, request
 
 from scsd import __version__, validation
 from scsd.errors import NotFound
-from scsd.events import VISIBILITIES, Identity
+from scsd.events import VISIBILITIES, Identity, iso_from_micros
 from scsd.health import HealthSources, report
 from scsd.replies import ToolError
-from scsd.store import Store
+from scsd.store import Store, now_micros
 from scsd.ui import live_api
 from scsd.ui.auth import (
     CSRF_FIELD,
@@ -113,6 +113,7 @@ def blueprint(store: Store, health: HealthSources, deps: UiDeps) -> Blueprint:
             last_id=messages[-1]["id"] if messages else 0,
             ws_port=deps.ws_port,
             visibilities=_postable(me.identity),
+            server_now=iso_from_micros(now_micros()),  # typing indicators expire by the daemon's clock
         )
 
     @bp.post("/ui/sessions/<session_id>/messages")

@@ -1,6 +1,6 @@
 // Shared by the dashboard and the session page: the live connection (WebSocket first, then
-// Server-Sent Events, then periodic refresh), the status indicator, JSON reads with the CSRF
-// header, and relative times. No innerHTML anywhere.
+// Server-Sent Events, then periodic refresh), the status indicator, JSON reads and writes with
+// the CSRF header, and times. No innerHTML anywhere.
 "use strict";
 window.ScsdLive = (function () {
   const WS_FAILURES_BEFORE_SSE = 3;
@@ -31,10 +31,29 @@ window.ScsdLive = (function () {
     return r.json();
   }
 
+  // A JSON POST with the CSRF header; resolves to the Response (the caller reads the status).
+  function postJson(url, csrf, body) {
+    return fetch(url, {
+      method: "POST",
+      headers: { "X-CSRF-Token": csrf, "Content-Type": "application/json", Accept: "application/json" },
+      credentials: "same-origin", cache: "no-store", body: JSON.stringify(body),
+    });
+  }
+
+  // "2026-01-02T03:04:05.123456Z" -> ms since the epoch (milliseconds kept, which every
+  // browser parses), NaN for anything else.
+  function parseIso(iso) {
+    const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z$/.exec(iso || "");
+    return m ? Date.parse(m[1] + (m[2] ? m[2].slice(0, 4) : "") + "Z") : NaN;
+  }
+
   // opts: csrf, wsPort, status (element), frames() -> the calls to send once the socket is
   // open, onEvent({type, data, ...}) for every event (WebSocket or SSE), sseUrl(token) -> the
   // SSE URL or null when the page has no SSE stream, sseEvents: the SSE event names to listen
-  // to, poll() -> a promise that fetches what is new, onLive(transport) after each (re)connect.
+  // to, poll() -> a promise that fetches what is new, onLive(transport) after each (re)connect,
+  // onStatus(kind) whenever the status changes ("live", "reconnecting", "polling", ...).
+  // Returns { send(call) }: sends a call over the working WebSocket, or returns false when
+  // there is none (SSE, polling, reconnecting), for the caller to use HTTP instead.
   function connect(opts) {
     const status = opts.status;
     let generation = 0; // bumped by every attempt: callbacks of older attempts are ignored
@@ -44,11 +63,13 @@ window.ScsdLive = (function () {
     let probing = false; // a quiet attempt from polling mode
     let pollTimer = null;
     let probeTimer = null;
+    let socket = null; // the WebSocket while it works, for send()
 
     function setStatus(kind, text, transport) {
       status.className = "status status-" + kind;
       status.textContent = text;
       status.dataset.transport = transport || "";
+      if (opts.onStatus) opts.onStatus(kind);
     }
 
     function later(fn, ms) {
@@ -103,11 +124,13 @@ window.ScsdLive = (function () {
         try { msg = JSON.parse(ev.data); } catch (e) { return; }
         if (msg.type === "subscribed" && !working) {
           working = true;
+          socket = ws;
           live("websocket");
         }
         opts.onEvent(msg);
       };
       ws.onclose = function () {
+        if (socket === ws) socket = null;
         if (gen !== generation) return;
         if (!working) return wsFailed(gen);
         reconnecting(); // it was working (daemon restart, resync): reconnect from the last id
@@ -200,8 +223,15 @@ window.ScsdLive = (function () {
       probeTimer = null;
     }
 
+    function send(call) {
+      if (socket === null || socket.readyState !== WebSocket.OPEN) return false;
+      socket.send(JSON.stringify(call));
+      return true;
+    }
+
     setStatus("connecting", "Connecting…", "");
     tryWs();
+    return { send: send };
   }
 
   // "3 min ago" and the like; the absolute ISO time stays in `datetime` and `title`.
@@ -242,5 +272,5 @@ window.ScsdLive = (function () {
     window.setInterval(refreshTimes, TIMES_MS);
   }
 
-  return { connect, getJson, relative, timeElement, keepTimesFresh, SignedOut };
+  return { connect, getJson, postJson, parseIso, relative, timeElement, keepTimesFresh, SignedOut };
 })();

@@ -1,6 +1,7 @@
 // The session page, /ui/sessions/<id>: Markdown for every message, visibility filters, smart
 // auto-scroll with an "N new" pill, and new messages from ScsdLive (WebSocket, SSE, or
-// periodic refresh) appended in one animation frame. No innerHTML: user data goes in as text.
+// periodic refresh) appended in one animation frame; who is composing and watching comes from
+// ScsdPresence. No innerHTML: user data goes in as text.
 "use strict";
 (function () {
   const root = document.getElementById("session");
@@ -15,6 +16,16 @@
   const filters = document.getElementById("filters");
   const VISIBILITIES = ["public", "private", "agent_only", "admin_only"];
   const FOLLOW_SLACK_PX = 48; // this close to the bottom counts as "at the bottom"
+  const presence = window.ScsdPresence.create({
+    sessionId: sessionId,
+    me: root.dataset.me,
+    meType: root.dataset.meType,
+    serverNow: root.dataset.serverNow,
+    csrf: csrf,
+    typing: document.getElementById("typing"),
+    watchers: document.getElementById("watchers"),
+    watcherList: document.getElementById("watcher-list"),
+  });
 
   let lastId = Number(root.dataset.lastId) || 0;
   const seen = new Set(); // ids shown or queued: each message appears once
@@ -102,6 +113,7 @@
     if (!m || typeof m.id !== "number" || m.session_id !== sessionId || seen.has(m.id)) return;
     seen.add(m.id);
     lastId = Math.max(lastId, m.id);
+    presence.messageFrom(m.sender);
     queue.push(m);
     if (!frameRequested) {
       frameRequested = true;
@@ -195,7 +207,10 @@
     }
   }
 
-  Live.connect({
+  const form = document.getElementById("post-form");
+  if (form) presence.compose(document.getElementById("content"), form);
+
+  const connection = Live.connect({
     csrf: csrf,
     wsPort: root.dataset.wsPort,
     status: document.getElementById("live-status"),
@@ -204,12 +219,15 @@
     },
     onEvent: function (ev) {
       if (ev.type === "new_message") accept(ev.data);
+      else presence.onEvent(ev);
     },
+    onStatus: presence.onStatus,
     sseUrl: function (token) {
       return "/ui/sessions/" + encodeURIComponent(sessionId) + "/events?token=" +
         encodeURIComponent(token) + "&since_id=" + lastId;
     },
-    sseEvents: ["new_message"],
+    sseEvents: ["new_message", "typing", "presence"],
     poll: poll,
   });
+  presence.attach(connection);
 })();
