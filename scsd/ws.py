@@ -103,6 +103,7 @@ async def serve(
         listener = TlsListener(listener, cfg.tls)
     stats.host, stats.port = sock.getsockname()[:2]
     quota = SocketQuota(cfg.max_sockets_per_identity)
+    live: set[Connection] = set()
 
     async def handler(request: WebSocketRequest) -> None:
         identity = await _admit(request, authority, store, cfg, stats)
@@ -116,20 +117,24 @@ async def serve(
         stats.accepted += 1
         stats.live.add(ws)
         connection = Connection(ws, identity, hub, store, authority, cfg, quota)
+        live.add(connection)
         try:
-            await connection.run(_session_from_path(request.path))
+            with connection.scope:  # cancelled by its `tick` when the peer stopped reading
+                await connection.run(_session_from_path(request.path))
         except* ConnectionClosed:
             pass  # the peer went away (or stopped reading); nothing more to do
         except* Exception:
             # A bug in one connection must not take the listener down with it.
             logger.exception("WebSocket connection from %s failed", request.remote)
         finally:
+            live.discard(connection)
             stats.connections -= 1
             stats.live.discard(ws)
             if connection.identity is not None:
                 quota.release(connection.identity.agent_id)
 
     async with trio.open_nursery() as connections:
+        connections.start_soon(_heartbeat, live, cfg)
         server = WebSocketServer(
             handler,
             # Any trio Listener works (it goes to trio.serve_listeners); the annotation names
@@ -150,6 +155,17 @@ async def serve(
                 for ws in list(stats.live):
                     closing.start_soon(ws.aclose, CLOSE_GOING_AWAY, "server shutting down")
         connections.cancel_scope.cancel()
+
+
+async def _heartbeat(live: set[Connection], cfg: WsConfig) -> None:
+    """One task for every connection (a task each cost memory per idle socket): pings and
+    the stuck-send check of `Connection.tick`, every tick; runs until cancelled."""
+    tick_seconds = min(cfg.ping_interval_seconds, cfg.send_timeout_seconds / 2)
+    while True:
+        await trio.sleep(tick_seconds)
+        now = trio.current_time()
+        for connection in list(live):
+            connection.tick(now)
 
 
 async def _admit(

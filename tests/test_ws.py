@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,8 @@ import trio
 from conftest import Running
 from helpers import next_event
 from trio_websocket import ConnectionClosed, ConnectionRejected, open_websocket_url
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import Request, TextMessage
 
 from scsd import net, ws
 from scsd.auth import Authority
@@ -218,6 +222,41 @@ async def test_slow_consumer_is_cut_off_with_4001(nursery: trio.Nursery, tmp_pat
             await next_event(fresh, "subscribed")
             direct.hub.publish(_message(session.id, 11))
             assert (await next_event(fresh, "new_message"))["data"]["id"] == 11
+
+
+async def test_peer_that_stops_reading_is_cut_off_after_the_send_timeout(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    """Once a silent peer's TCP buffers are full our send blocks; the listener's heartbeat
+    cuts the connection off after send_timeout_seconds, though its hub buffer still has room
+    (so not the 4001 "too slow" path), and the subscription is gone."""
+    direct = await _serve_direct(nursery, tmp_path, WsConfig(send_timeout_seconds=0.3), buffer=1000)
+    session = await direct.store.create_session("p", "alice", {})
+    with trio.fail_after(20):
+        sock = trio.socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        await sock.connect(("127.0.0.1", direct.port))
+        stream = trio.SocketStream(sock)
+        client = WSConnection(ConnectionType.CLIENT)
+        target = f"/ws/{session.id}?token={direct.token()}"
+        await stream.send_all(client.send(Request(host="127.0.0.1", target=target)))
+        subscribed = False
+        while not subscribed:  # read up to "subscribed", then never again
+            client.receive_data(await stream.receive_some(65536))
+            subscribed = any(isinstance(e, TextMessage) and "subscribed" in e.data for e in client.events())
+        for n in range(1, 200):  # ~12 MB: far more than the socket buffers hold
+            change = _message(session.id, n)
+            assert change.message is not None
+            big = dataclasses.replace(change.message, content="x" * 60_000)
+            direct.hub.publish(Change("new_message", session.id, big))
+        for _ in range(1_000):  # the fail_after above bounds it in time
+            if not direct.hub.statistics().subscribers:
+                break
+            await trio.sleep(0.02)
+        else:
+            raise AssertionError("the silent peer was never cut off")
+        assert direct.hub.statistics().dropped == 0
+        await stream.aclose()
 
 
 async def test_per_identity_socket_and_subscription_limits(nursery: trio.Nursery, tmp_path: Path) -> None:
