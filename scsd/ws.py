@@ -9,6 +9,7 @@ import json
 import logging
 import socket
 import ssl
+import weakref
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -105,10 +106,16 @@ async def serve(
     quota = SocketQuota(cfg.max_sockets_per_identity)
     live: set[Connection] = set()
 
+    # Sockets of one identity share one Identity (an agent or a browser may hold thousands:
+    # ~0.7 KiB each otherwise, SPEC §8 memory per idle connection); gone with its last socket.
+    identities: weakref.WeakValueDictionary[Identity, Identity] = weakref.WeakValueDictionary()
+
     async def handler(request: WebSocketRequest) -> None:
         identity = await _admit(request, authority, store, cfg, stats)
         if identity is False:
             return
+        if identity is not None:
+            identity = identities.setdefault(identity, identity)
         if identity is not None and not quota.claim(identity.agent_id):
             await _reject(request, stats, 429, f"{identity.agent_id} already holds the maximum of sockets")
             return
@@ -119,8 +126,7 @@ async def serve(
         connection = Connection(ws, identity, hub, store, authority, cfg, quota)
         live.add(connection)
         try:
-            with connection.scope:  # cancelled by its `tick` when the peer stopped reading
-                await connection.run(_session_from_path(request.path))
+            await connection.run(_session_from_path(request.path))
         except* ConnectionClosed:
             pass  # the peer went away (or stopped reading); nothing more to do
         except* Exception:

@@ -66,15 +66,12 @@ class Connection:
         self._cfg = cfg
         self._send_lock = trio.Lock()
         self._last_sent: dict[str, int] = {}
-        # The whole connection (ws.py runs it inside): `tick` cancels it to cut a peer off.
-        self.scope = trio.CancelScope()
-        self._nursery: trio.Nursery | None = None
+        self._nursery: trio.Nursery | None = None  # run()'s; `tick` cancels it to cut a peer off
         self._sends = 0  # sends in progress, and since when none has made progress
         self._sending_since = math.inf
         self._next_ping = trio.current_time() + cfg.ping_interval_seconds
-        self._authenticated = trio.Event()
-        if identity is not None:
-            self._authenticated.set()
+        # Only a socket opened without credentials waits for `authenticate` (memory per socket).
+        self._authenticated = trio.Event() if identity is None else None
 
     @property
     def identity(self) -> Identity | None:
@@ -97,14 +94,17 @@ class Connection:
                     return
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._pump, sub, nursery.cancel_scope)
-                self._nursery = nursery  # for `tick`'s pings
-                nursery.start_soon(self._require_authentication, nursery.cancel_scope)
+                self._nursery = nursery  # for `tick`: pings, and cutting a silent peer off
+                if self._authenticated is not None:
+                    nursery.start_soon(
+                        self._require_authentication, self._authenticated, nursery.cancel_scope
+                    )
                 await self._read_calls(sub)
                 nursery.cancel_scope.cancel()
 
-    async def _require_authentication(self, scope: trio.CancelScope) -> None:
+    async def _require_authentication(self, authenticated: trio.Event, scope: trio.CancelScope) -> None:
         with trio.move_on_after(self._cfg.auth_seconds):
-            await self._authenticated.wait()
+            await authenticated.wait()
             return
         await self._ws.aclose(CLOSE_POLICY, "not authenticated in time")
         scope.cancel()
@@ -151,9 +151,11 @@ class Connection:
         """The listener's heartbeat task calls this for every connection, every tick: cut the
         peer off if our sends made no progress for `send_timeout_seconds` (it stopped
         reading), else start the ping when it is due."""
+        if self._nursery is None:
+            return  # not running yet: its first sends have a deadline of their own
         if now - self._sending_since >= self._cfg.send_timeout_seconds:
-            self.scope.cancel()
-        elif now >= self._next_ping and self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
+        elif now >= self._next_ping:
             self._next_ping = now + self._cfg.ping_interval_seconds
             self._nursery.start_soon(self._ping)
 
@@ -269,7 +271,8 @@ class Connection:
             if self._identity is not None:
                 self._quota.release(self._identity.agent_id)
         self._identity = identity
-        self._authenticated.set()
+        if self._authenticated is not None:
+            self._authenticated.set()
         data = {"agent_id": identity.agent_id, "agent_type": identity.agent_type,
                 "permissions": sorted(identity.permissions)}  # fmt: skip
         await self._send(with_id({"type": "authenticated", "data": data}, call_id))
@@ -287,7 +290,7 @@ class Connection:
                 sub.discard(sid)
                 raise no_session(sid) from None
             self._last_sent[sid] = last_id if since is None else since
-            data = {"last_id": last_id, "presence": self._hub.presence(sid).to_json()}
+            data = {"last_id": last_id, "presence": sub.presence(sid).to_json()}
             await self._send(with_id({"type": "subscribed", "session_id": sid, "data": data}, call_id))
             while since is not None and self._last_sent[sid] < last_id:
                 page = await self._page(sid, self._last_sent[sid], REPLAY_PAGE)
@@ -332,6 +335,14 @@ class Connection:
     async def _send_text(self, text: str) -> None:
         # A peer that stops reading fills the TCP buffer and the send blocks: `tick` cuts it
         # off. (Not a cancel scope per frame: that was a fifth of the fan-out's CPU time.)
+        if self._nursery is None:
+            # Before run() has its nursery (`connected`, `subscribed`: a few frames per socket,
+            # not the fan-out) there is nothing for `tick` to cancel: a deadline of its own.
+            with trio.move_on_after(self._cfg.send_timeout_seconds) as scope:
+                await send_text(self._ws, text)
+            if scope.cancelled_caught:
+                raise ConnectionClosed(None)
+            return
         self._sends += 1
         if self._sends == 1:
             self._sending_since = trio.current_time()
