@@ -32,6 +32,8 @@ class Subscription:
         self.sessions: set[str] = set()
         self.dropped = False
         self._watcher = watcher
+        # Per session, the presence version this subscriber last learnt (see Hub.presence).
+        self._presence_seen: dict[str, int] = {}
 
     def add(self, session_id: str) -> None:
         if self.dropped or session_id in self.sessions:
@@ -44,6 +46,7 @@ class Subscription:
         if session_id not in self.sessions:
             return
         self.sessions.discard(session_id)
+        self._presence_seen.pop(session_id, None)
         followers = self._hub._by_session.get(session_id)
         if followers is not None:
             followers.discard(self)
@@ -60,6 +63,17 @@ class Subscription:
             self._hub._leave(session_id, self._watcher)
             self._hub._arrive(session_id, watcher)
         self._watcher = watcher
+
+    def presence(self, session_id: str) -> PresenceChange:
+        """Who watches `session_id` now, as this subscriber is about to be told (`subscribed`):
+        the hub then sends it a `presence` event only when that changes again."""
+        self._presence_seen[session_id] = self._hub._presence_version.get(session_id, 0)
+        return self._hub.presence(session_id)
+
+    def _roomy(self) -> bool:
+        """Whether the channel is at most half full: presence, being state rather than a
+        log, waits for a later round rather than push a busy subscriber toward a cut-off."""
+        return self._send.statistics().current_buffer_used * 2 <= self._hub._buffer
 
     def _deliver(self, change: Change) -> bool:
         try:
@@ -86,6 +100,8 @@ class Hub:
         # Presence: per session, how many subscriptions each identity holds; sessions whose
         # set of identities changed since the last presence event; and a nudge for that.
         self._watchers: dict[str, Counter[Watcher]] = {}
+        self._presence_version: dict[str, int] = {}  # per watched session: when it last changed
+        self._presence_clock = 0
         self._presence_changed: set[str] = set()
         self._presence_wakeup = trio.Event()
         self._closing = False
@@ -146,8 +162,29 @@ class Hub:
             changed, self._presence_changed = self._presence_changed, set()
             for session_id in sorted(changed):
                 if not self._closing:
-                    self.publish(Change.presence_update(self.presence(session_id)))
+                    self._announce(session_id)
             await trio.sleep(interval)
+
+    def _announce(self, session_id: str) -> None:
+        """Tell each follower of `session_id` who watches it now, unless it knows already (it
+        was told in `subscribed`, or in an earlier round). A follower with a busy channel is
+        tried again next round; presence never cuts a subscriber off."""
+        version = self._presence_version.get(session_id, 0)
+        change: Change | None = None
+        for sub in list(self._by_session.get(session_id, ())):
+            if sub._presence_seen.get(session_id, -1) >= version:
+                continue
+            if not sub._roomy():
+                self._presence_changed.add(session_id)  # the same news, next round
+                self._presence_wakeup.set()
+                continue
+            change = change or Change.presence_update(self.presence(session_id))
+            if sub._deliver(change):
+                sub._presence_seen[session_id] = version
+        if change is not None:
+            self._published += 1
+        if session_id not in self._by_session and session_id not in self._watchers:
+            self._presence_version.pop(session_id, None)  # nobody follows it: forget it
 
     def _arrive(self, session_id: str, watcher: Watcher | None) -> None:
         if watcher is None or session_id == ALL_SESSIONS:
@@ -169,6 +206,8 @@ class Hub:
             self._presence_news(session_id)
 
     def _presence_news(self, session_id: str) -> None:
+        self._presence_clock += 1
+        self._presence_version[session_id] = self._presence_clock
         self._presence_changed.add(session_id)
         self._presence_wakeup.set()
 

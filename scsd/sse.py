@@ -109,7 +109,7 @@ async def _stream(
     with hub.subscribe(who) as sub:
         sub.add(sid)  # follow first, then replay: nothing falls in between
         yield b"retry: 2000\n\n"
-        yield _event(Change.presence_update(hub.presence(sid)))  # who watches now, this stream included
+        yield _event(Change.presence_update(sub.presence(sid)))  # who watches now, this stream included
         while replay:
             page = await store.get_messages(
                 sid, who, visibilities=VISIBILITIES, since_id=last, limit=REPLAY_PAGE

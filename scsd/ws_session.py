@@ -290,7 +290,7 @@ class Connection:
                 sub.discard(sid)
                 raise no_session(sid) from None
             self._last_sent[sid] = last_id if since is None else since
-            data = {"last_id": last_id, "presence": self._hub.presence(sid).to_json()}
+            data = {"last_id": last_id, "presence": sub.presence(sid).to_json()}
             await self._send(with_id({"type": "subscribed", "session_id": sid, "data": data}, call_id))
             while since is not None and self._last_sent[sid] < last_id:
                 page = await self._page(sid, self._last_sent[sid], REPLAY_PAGE)

@@ -19,7 +19,7 @@ from trio_websocket import WebSocketConnection, open_websocket_url
 
 from scsd import composing, schema
 from scsd.composing import Gate, Verdict
-from scsd.events import Change, Identity, Watcher
+from scsd.events import Change, Identity, TypingChange, Watcher
 from scsd.hub import Hub
 from scsd.store import open_store
 
@@ -114,6 +114,50 @@ async def test_hub_counts_distinct_identities_and_coalesces_presence_events(
             assert _presences(a2.receive) == []
         # Every subscription closed: nobody watches, and nobody is left to tell.
         assert hub.presence(S1).count == 0
+        nursery.cancel_scope.cancel()
+
+
+async def test_a_subscriber_told_in_subscribed_gets_no_event_for_its_own_join(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """One socket following 10,000 sessions must not get 10,000 presence events (nor be cut
+    off for them): each `subscribed` already told it who watches."""
+    hub = Hub(buffer=256)
+    sessions = [f"session_{n:016x}" for n in range(10_000)]
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.announce_presence, 1.0)
+        with hub.subscribe(ALICE) as sub, hub.subscribe(BOB) as other:
+            other.add(sessions[0])
+            other.presence(sessions[0])
+            for sid in sessions:
+                sub.add(sid)
+                assert [w.agent_id for w in sub.presence(sid).watchers][0] in {"alice", "bob"}
+            await trio.sleep(3)
+            assert _presences(sub.receive) == []
+            assert not sub.dropped
+            # The other watcher of session 0 does learn that alice arrived.
+            assert _presences(other.receive) == [(["bob", "alice"], 2)]
+        nursery.cancel_scope.cancel()
+
+
+async def test_presence_waits_for_a_busy_subscriber_instead_of_cutting_it_off(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    hub = Hub(buffer=4)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.announce_presence, 1.0)
+        with hub.subscribe(ALICE) as busy, hub.subscribe(BOB) as bob:
+            busy.add(S1)
+            busy.presence(S1)
+            for n in (1, 2, 3):
+                hub.publish(Change.typing_update(TypingChange(S1, "x", True, n)))  # 3 of 4 slots
+            bob.add(S1)
+            await trio.sleep(3)
+            assert not busy.dropped
+            kinds = [busy.receive.receive_nowait().kind for _ in range(3)]
+            assert kinds == ["typing"] * 3  # no presence squeezed in while it was busy
+            await trio.sleep(2)  # drained: the news arrives in a later round
+            assert _presences(busy.receive) == [(["alice", "bob"], 2)]
         nursery.cancel_scope.cancel()
 
 
