@@ -151,8 +151,10 @@ class Connection:
         """The listener's heartbeat task calls this for every connection, every tick: cut the
         peer off if our sends made no progress for `send_timeout_seconds` (it stopped
         reading), else start the ping when it is due."""
-        if self._nursery is None:
-            return  # not running yet: its first sends have a deadline of their own
+        if self._nursery is None or self._nursery.cancel_scope.cancel_called:
+            # Not running yet (its first sends have a deadline of their own), or ending: its
+            # nursery may already be closed to new tasks before ws.py forgets it.
+            return
         if now - self._sending_since >= self._cfg.send_timeout_seconds:
             self._nursery.cancel_scope.cancel()
         elif now >= self._next_ping:

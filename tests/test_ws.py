@@ -259,6 +259,36 @@ async def test_peer_that_stops_reading_is_cut_off_after_the_send_timeout(
         await stream.aclose()
 
 
+async def test_heartbeat_survives_connections_ending_between_ticks(
+    nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    """The heartbeat ticks every 10 ms while 150 sockets end at once: a connection
+    whose nursery is closing is skipped (a ping started there would raise in the heartbeat
+    task and take the listener down), and new sockets are still accepted."""
+    direct = await _serve_direct(nursery, tmp_path, WsConfig(ping_interval_seconds=0.01))
+    session = await direct.store.create_session("p", "alice", {})
+    url = f"ws://127.0.0.1:{direct.port}/ws/{session.id}?token={direct.token()}"
+
+    async def hold(opened: trio.Semaphore, close: trio.Event) -> None:
+        async with open_websocket_url(url) as sock:
+            await next_event(sock, "subscribed")
+            opened.release()
+            await close.wait()
+
+    sockets = 150
+    with trio.fail_after(60):
+        for _ in range(3):
+            opened, close = trio.Semaphore(0), trio.Event()
+            async with trio.open_nursery() as clients:
+                for _ in range(sockets):
+                    clients.start_soon(hold, opened, close)
+                for _ in range(sockets):
+                    await opened.acquire()
+                close.set()
+        async with open_websocket_url(url) as sock:
+            await next_event(sock, "subscribed")
+
+
 async def test_per_identity_socket_and_subscription_limits(nursery: trio.Nursery, tmp_path: Path) -> None:
     cfg = WsConfig(max_sockets_per_identity=1, max_subscriptions_per_socket=1)
     direct = await _serve_direct(nursery, tmp_path, cfg)
