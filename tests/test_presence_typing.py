@@ -131,7 +131,7 @@ async def test_a_subscriber_told_in_subscribed_gets_no_event_for_its_own_join(
             other.presence(sessions[0])
             for sid in sessions:
                 sub.add(sid)
-                assert [w.agent_id for w in sub.presence(sid).watchers][0] in {"alice", "bob"}
+                assert Watcher("alice", "claude") in sub.presence(sid).watchers
             await trio.sleep(3)
             assert _presences(sub.receive) == []
             assert not sub.dropped
