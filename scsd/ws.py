@@ -75,6 +75,7 @@ class WsStats:
     connections: int = 0
     accepted: int = 0
     rejected: int = 0
+    aborted: int = 0  # peers that went away during the handshake
     host: str = ""
     port: int = 0
     live: set[WebSocketConnection] = field(default_factory=set)
@@ -111,6 +112,14 @@ async def serve(
     identities: weakref.WeakValueDictionary[Identity, Identity] = weakref.WeakValueDictionary()
 
     async def handler(request: WebSocketRequest) -> None:
+        # A peer that resets the connection mid-handshake makes accept() or reject() raise;
+        # uncaught, that would end the handler nursery and with it the listener.
+        try:
+            await handle(request)
+        except ConnectionClosed:
+            stats.aborted += 1
+
+    async def handle(request: WebSocketRequest) -> None:
         identity = await _admit(request, authority, store, cfg, stats)
         if identity is False:
             return
@@ -119,7 +128,12 @@ async def serve(
         if identity is not None and not quota.claim(identity.agent_id):
             await _reject(request, stats, 429, f"{identity.agent_id} already holds the maximum of sockets")
             return
-        ws = await request.accept()
+        try:
+            ws = await request.accept()
+        except BaseException:
+            if identity is not None:
+                quota.release(identity.agent_id)
+            raise
         stats.connections += 1
         stats.accepted += 1
         stats.live.add(ws)

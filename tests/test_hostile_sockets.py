@@ -9,6 +9,8 @@ import json
 import os
 import resource
 import secrets
+import socket
+import struct
 from typing import Any
 
 import httpx
@@ -244,3 +246,27 @@ async def test_two_thousand_sockets_from_one_identity(running: Running) -> None:
         else:
             raise AssertionError("the daemon still counts sockets that were closed")
         await fresh_socket_works(running, token)
+
+
+@pytest.mark.parametrize("credentials", ["token", "none", "bad token"])
+async def test_peers_that_reset_during_the_handshake_never_take_the_listener_down(
+    running: Running, credentials: str
+) -> None:
+    """A browser that gives up mid-handshake (seen with Chromium over WSS) resets the TCP
+    connection while the daemon checks the token: accepting (or rejecting) then fails. That
+    must end that connection only; the listener keeps serving."""
+    with trio.fail_after(60):
+        token = await running.token("alice")
+        query = {"token": f"?token={token}", "none": "", "bad token": "?token=forged"}[credentials]
+        host, port = running.endpoints.ws_host, running.endpoints.ws_port
+        for _ in range(30):
+            stream = await trio.open_tcp_stream(host, port)
+            client = WSConnection(ConnectionType.CLIENT)
+            await stream.send_all(client.send(Request(host=f"{host}:{port}", target=f"/ws{query}")))
+            # SO_LINGER 0: close() sends RST, so the daemon's reply meets a reset connection.
+            stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            stream.socket.close()
+        async with open_websocket_url(f"{running.endpoints.ws_url}/ws?token={token}") as ws:
+            assert (await next_event(ws, "connected"))["data"]["agent_id"] == "alice"
+        health = await trio.to_thread.run_sync(httpx.get, f"{running.endpoints.http_url}/health")
+        assert health.status_code == 200, health.text
