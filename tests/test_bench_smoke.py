@@ -17,6 +17,7 @@ import add_message
 import benchkit
 import cross_process
 import delivery
+import fanout_server
 import history
 import idle_start
 import memory
@@ -102,3 +103,10 @@ async def test_memory_rss_with_connections(running: Running) -> None:
         urls = benchkit.session_urls(f"{running.endpoints.ws_url}/ws", sid, tokens)
         rss = await memory.rss_with(os.getpid(), urls, 4, settle=0)
         assert rss["rss0_kib"] > 0 and rss["rssN_kib"] > 0
+
+
+def test_fanout_server_times_the_daemons_share() -> None:
+    results = trio.run(fanout_server.measure, 3, 2)
+    assert len(results["fanout_runs_ms"]) == 2
+    assert results["fanout_ms"] >= 0 and results["sequential_ms"] > 0
+    assert set(results["gc_runs"]) == {0, 1, 2}
