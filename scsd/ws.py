@@ -185,7 +185,12 @@ async def _heartbeat(live: set[Connection], cfg: WsConfig) -> None:
         await trio.sleep(tick_seconds)
         now = trio.current_time()
         for connection in list(live):
-            connection.tick(now)
+            try:
+                connection.tick(now)
+            except RuntimeError:
+                # Its nursery closed between the check and the ping (it is ending): one
+                # socket's race must never stop the heartbeat of all the others.
+                logger.debug("heartbeat skipped a connection that was ending", exc_info=True)
 
 
 async def _admit(
