@@ -38,3 +38,21 @@ def with_id(event: dict[str, Any], call_id: Any) -> dict[str, Any]:
 
 def no_session(sid: str) -> ToolError:
     return ToolError("SESSION_NOT_FOUND", f"Session {sid!r} does not exist.")
+
+
+def unknown_tool(tool: object) -> ToolError:
+    return ToolError(
+        "UNKNOWN_TOOL",
+        f"Unknown tool {tool!r}; use authenticate, subscribe, unsubscribe, "
+        'get_messages, get_session_info, typing, or {"type": "ping"}.',
+    )
+
+
+def authenticate_first() -> ToolError:
+    return ToolError(
+        "AUTH_REQUIRED", 'Authenticate first: {"tool": "authenticate", "arguments": {"token": "..."}}.'
+    )
+
+
+def too_many_subscriptions() -> ToolError:
+    return ToolError("LIMIT_EXCEEDED", "This socket follows the maximum of sessions; unsubscribe some.")

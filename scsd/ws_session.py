@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING, Any, Final
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
-from scsd import __version__, validation
+from scsd import __version__, validation, ws_calls
 from scsd.auth import Authority, TokenInvalid
-from scsd.composing import Verdict, typing_limited, typing_reply
 from scsd.credentials import check_token
 from scsd.errors import NotFound
-from scsd.events import VISIBILITIES, Change, Identity, Message
+from scsd.events import Change, Identity
 from scsd.hub import ALL_SESSIONS, Hub, Subscription
-from scsd.replies import ToolError, invalid_input, permission_denied
+from scsd.replies import ToolError, invalid_input
 from scsd.store import Store
 from scsd.visibility import can_see_change
 from scsd.ws_protocol import (
@@ -26,7 +25,10 @@ from scsd.ws_protocol import (
     CLOSE_POLICY,
     CLOSE_RESYNC,
     FrameBudget,
+    authenticate_first,
     no_session,
+    too_many_subscriptions,
+    unknown_tool,
     with_id,
 )
 from scsd.ws_send import send_text
@@ -203,22 +205,17 @@ class Connection:
             sub.identify(await self._authenticate(args.get("token"), call_id))
             return
         if self._identity is None:
-            raise ToolError(
-                "AUTH_REQUIRED",
-                'Authenticate first: {"tool": "authenticate", "arguments": {"token": "..."}}.',
-            )
+            raise authenticate_first()
         if tool == "subscribe" and args.get("session_id") == ALL_SESSIONS:
             sub.add(ALL_SESSIONS)
             self._last_sent[ALL_SESSIONS] = 0
             await self._send(with_id({"type": "subscribed", "session_id": ALL_SESSIONS, "data": {}}, call_id))
         elif tool == "typing":
-            await self._typing(args, call_id)
+            await self._send(with_id(await ws_calls.typing(self._store, self._identity, args), call_id))
         elif tool == "subscribe":
             sid = validation.session_id(args.get("session_id"))
             if sid not in sub.sessions and len(sub.sessions) >= self._cfg.max_subscriptions_per_socket:
-                raise ToolError(
-                    "LIMIT_EXCEEDED", "This socket follows the maximum of sessions; unsubscribe some."
-                )
+                raise too_many_subscriptions()
             since = validation.optional_id(args.get("since_id"), "since_id")
             await self._subscribe(sub, sid, since, call_id)
         elif tool == "unsubscribe":
@@ -228,35 +225,11 @@ class Connection:
             self._last_sent.pop(sid, None)
             await self._send(with_id({"type": "unsubscribed", "session_id": sid}, call_id))
         elif tool == "get_messages":
-            sid = validation.session_id(args.get("session_id"))
-            since = validation.optional_id(args.get("since_id"), "since_id")
-            limit = validation.int_range(args.get("limit", 50), "limit", 1, 1000)
-            page = await self._page(sid, since, limit)
-            await self._send(
-                with_id(
-                    {
-                        "type": "messages",
-                        "session_id": sid,
-                        "data": {"messages": [m.to_json() for m in page], "count": len(page)},
-                    },
-                    call_id,
-                )
-            )
+            await self._send(with_id(await ws_calls.get_messages(self._store, self._identity, args), call_id))
         elif tool == "get_session_info":
-            sid = validation.session_id(args.get("session_id"))
-            try:
-                session = await self._store.get_session(sid)
-            except NotFound:
-                raise no_session(sid) from None
-            await self._send(
-                with_id({"type": "session_info", "session_id": sid, "data": session.to_json()}, call_id)
-            )
+            await self._send(with_id(await ws_calls.get_session_info(self._store, args), call_id))
         else:
-            raise ToolError(
-                "UNKNOWN_TOOL",
-                f"Unknown tool {tool!r}; use authenticate, subscribe, unsubscribe, "
-                'get_messages, get_session_info, typing, or {"type": "ping"}.',
-            )
+            raise unknown_tool(tool)
 
     async def _authenticate(self, token: object, call_id: Any) -> Identity:
         if not isinstance(token, str) or not token:
@@ -295,38 +268,16 @@ class Connection:
             data = {"last_id": last_id, "presence": sub.presence(sid).to_json()}
             await self._send(with_id({"type": "subscribed", "session_id": sid, "data": data}, call_id))
             while since is not None and self._last_sent[sid] < last_id:
-                page = await self._page(sid, self._last_sent[sid], REPLAY_PAGE)
+                assert self._identity is not None  # calls are refused before authentication
+                page = await ws_calls.page(
+                    self._store, self._identity, sid, self._last_sent[sid], REPLAY_PAGE
+                )
                 if not page:
                     break
                 for message in page:
                     await self._send_text(Change.new_message(message).event_json())
                     self._last_sent[sid] = message.id
             self._last_sent[sid] = max(self._last_sent[sid], last_id)
-
-    async def _typing(self, args: Mapping[str, Any], call_id: Any) -> None:
-        assert self._identity is not None  # calls are refused before authentication
-        if not self._identity.can("write"):
-            raise permission_denied("write", self._identity.permissions)
-        sid = validation.session_id(args.get("session_id"))
-        typing = validation.boolean(args.get("typing", True), "typing")
-        try:
-            outcome = await self._store.set_typing(sid, self._identity.agent_id, typing)
-        except NotFound:
-            raise no_session(sid) from None
-        if outcome.verdict is Verdict.LIMITED:
-            raise typing_limited()
-        data = typing_reply(outcome)
-        await self._send(with_id({"type": "typing_set", "session_id": sid, "data": data}, call_id))
-
-    async def _page(self, sid: str, since: int | None, limit: int) -> list[Message]:
-        assert self._identity is not None  # calls are refused before authentication
-        try:
-            page = await self._store.get_messages(
-                sid, self._identity, visibilities=VISIBILITIES, since_id=since, limit=limit
-            )
-        except NotFound:
-            raise no_session(sid) from None
-        return page.messages
 
     async def _send_error(self, e: ToolError, call_id: Any) -> None:
         await self._send(with_id({"type": "error", "data": {"code": e.code, "message": e.message}}, call_id))

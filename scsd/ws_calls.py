@@ -1,0 +1,59 @@
+"""The WebSocket calls that need no connection state: reads and the typing signal.
+
+Each takes the store, the caller and the call's arguments, and returns the reply event (its
+`id` is added by the connection); errors are `ToolError`s the connection turns into `error`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from scsd import validation
+from scsd.composing import Verdict, typing_limited, typing_reply
+from scsd.errors import NotFound
+from scsd.events import VISIBILITIES, Identity, Message
+from scsd.replies import permission_denied
+from scsd.store import Store
+from scsd.ws_protocol import no_session
+
+
+async def page(store: Store, who: Identity, sid: str, since: int | None, limit: int) -> list[Message]:
+    """The messages of `sid` after `since` that `who` may see, oldest first."""
+    try:
+        found = await store.get_messages(sid, who, visibilities=VISIBILITIES, since_id=since, limit=limit)
+    except NotFound:
+        raise no_session(sid) from None
+    return found.messages
+
+
+async def get_messages(store: Store, who: Identity, args: Mapping[str, Any]) -> dict[str, Any]:
+    sid = validation.session_id(args.get("session_id"))
+    since = validation.optional_id(args.get("since_id"), "since_id")
+    limit = validation.int_range(args.get("limit", 50), "limit", 1, 1000)
+    messages = await page(store, who, sid, since, limit)
+    data = {"messages": [m.to_json() for m in messages], "count": len(messages)}
+    return {"type": "messages", "session_id": sid, "data": data}
+
+
+async def get_session_info(store: Store, args: Mapping[str, Any]) -> dict[str, Any]:
+    sid = validation.session_id(args.get("session_id"))
+    try:
+        session = await store.get_session(sid)
+    except NotFound:
+        raise no_session(sid) from None
+    return {"type": "session_info", "session_id": sid, "data": session.to_json()}
+
+
+async def typing(store: Store, who: Identity, args: Mapping[str, Any]) -> dict[str, Any]:
+    if not who.can("write"):
+        raise permission_denied("write", who.permissions)
+    sid = validation.session_id(args.get("session_id"))
+    flag = validation.boolean(args.get("typing", True), "typing")
+    try:
+        outcome = await store.set_typing(sid, who.agent_id, flag)
+    except NotFound:
+        raise no_session(sid) from None
+    if outcome.verdict is Verdict.LIMITED:
+        raise typing_limited()
+    return {"type": "typing_set", "session_id": sid, "data": typing_reply(outcome)}
