@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar, cast
 
 VISIBILITIES: Final = ("public", "private", "agent_only", "admin_only")
 Visibility = Literal["public", "private", "agent_only", "admin_only"]
 JsonObject = dict[str, Any]
+T = TypeVar("T")
 
 
 def iso_from_micros(micros: int) -> str:
@@ -164,7 +165,7 @@ class Change:
     memory: MemoryChange | None = None
     typing: TypingChange | None = None
     presence: PresenceChange | None = None
-    _json_cache: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+    _cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def new_message(cls, message: Message) -> Change:
@@ -201,13 +202,21 @@ class Change:
     def event_json(self) -> str:
         """The WebSocket/SSE event text, serialized once however many sockets receive it:
         an event's text is the same for everyone allowed to see it."""
-        text = self._json_cache.get("event")
+        text = self._cache.get("event")
         if text is None:
             text = json.dumps(
                 {"type": self.kind, "session_id": self.session_id, "data": self.data()}, ensure_ascii=False
             )
-            self._json_cache["event"] = text
+            self._cache["event"] = text
         return text
+
+    def derived(self, key: str, build: Callable[[Change], T]) -> T:
+        """`build(self)`, computed once per change under `key` (e.g. the WebSocket frame of
+        `event_json()`: the same bytes for every socket allowed to see it)."""
+        value = self._cache.get(key)
+        if value is None:
+            value = self._cache[key] = build(self)
+        return cast(T, value)
 
 
 @dataclass(frozen=True)

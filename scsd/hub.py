@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Final
 
 import trio
@@ -34,6 +34,18 @@ class Subscription:
         self._watcher = watcher
         # Per session, the presence version this subscriber last learnt (see Hub.presence).
         self._presence_seen: dict[str, int] = {}
+        # A subscriber that can take a change synchronously (a WebSocket, scsd.ws_direct) sets
+        # `direct`; it is used only while nothing it has not taken (`next`) is queued, so
+        # changes reach it in order: `_queued` counts those (meaningful with `direct` only).
+        self.direct: Callable[[Change], bool] | None = None
+        self._queued = 0
+
+    async def next(self) -> Change:
+        """The next queued change (raises `trio.EndOfChannel` once closed): the receiving
+        side for a subscriber with `direct`."""
+        change = await self.receive.receive()
+        self._queued -= 1
+        return change
 
     def add(self, session_id: str) -> None:
         if self.dropped or session_id in self.sessions:
@@ -76,13 +88,17 @@ class Subscription:
         return self._send.statistics().current_buffer_used * 2 <= self._hub._buffer
 
     def _deliver(self, change: Change) -> bool:
+        if self.direct is not None and self._queued == 0 and self.direct(change):
+            return True  # taken at once, in the publisher's task
         try:
             self._send.send_nowait(change)
         except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
             return False
+        self._queued += 1
         return True
 
     def _close(self) -> None:
+        self.direct = None
         for session_id in list(self.sessions):
             self.discard(session_id)
         self._send.close()

@@ -25,6 +25,7 @@ from scsd.events import Identity
 from scsd.hub import Hub
 from scsd.store import Store
 from scsd.tls import TlsListener
+from scsd.ws_direct import DirectListener
 from scsd.ws_protocol import CLOSE_GOING_AWAY
 from scsd.ws_session import Connection
 
@@ -100,9 +101,9 @@ async def serve(
     untrusted certificate) ends that connection only.
     """
     listener: trio.abc.Listener[trio.abc.Stream]
-    listener = trio.SocketListener(trio.socket.from_stdlib_socket(sock))
-    if cfg.tls is not None:
-        listener = TlsListener(listener, cfg.tls)
+    tcp = trio.SocketListener(trio.socket.from_stdlib_socket(sock))
+    # Plain TCP streams take the hub's frames directly (scsd.ws_direct); TLS ones queued.
+    listener = DirectListener(tcp) if cfg.tls is None else TlsListener(tcp, cfg.tls)
     stats.host, stats.port = sock.getsockname()[:2]
     quota = SocketQuota(cfg.max_sockets_per_identity)
     live: set[Connection] = set()

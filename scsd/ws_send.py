@@ -7,6 +7,8 @@ import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
 from wsproto.events import TextMessage
 
+from scsd.ws_direct import DirectStream
+
 
 async def send_text(ws: WebSocketConnection, text: str) -> None:
     """Exactly `ws.send_message(text)`, but a free stream lock is taken without a checkpoint.
@@ -37,3 +39,18 @@ async def send_text(ws: WebSocketConnection, text: str) -> None:
         raise ConnectionClosed(ws._close_reason) from None
     finally:
         lock.release()
+
+
+async def flush_owed(ws: WebSocketConnection, stream: DirectStream) -> None:
+    """Write what `stream` owes (a direct write the kernel took only part of), under
+    trio-websocket's stream lock like every other write.
+
+    Raises:
+        ConnectionClosed: the stream broke or was closed meanwhile.
+    """
+    async with ws._stream_lock:
+        try:
+            await stream.flush()
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            await ws._abort_web_socket()
+            raise ConnectionClosed(ws._close_reason) from None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
@@ -19,7 +18,7 @@ from scsd.events import Change, Identity
 from scsd.hub import ALL_SESSIONS, Hub, Subscription
 from scsd.replies import ToolError, invalid_input
 from scsd.store import Store
-from scsd.visibility import can_see_change
+from scsd.ws_outbox import Outbox
 from scsd.ws_protocol import (
     CLOSE_GOING_AWAY,
     CLOSE_POLICY,
@@ -31,7 +30,6 @@ from scsd.ws_protocol import (
     unknown_tool,
     with_id,
 )
-from scsd.ws_send import send_text
 
 if TYPE_CHECKING:
     from scsd.ws import SocketQuota, WsConfig
@@ -42,11 +40,9 @@ REPLAY_PAGE: Final = 500
 
 
 class Connection:
-    """Runs one accepted socket until the peer leaves, the hub cuts it off, or shutdown.
-
-    All sends of a session's messages happen under one lock, with `_last_sent` per session,
-    so a `since_id` replay and live events interleave without gaps or duplicates. Without an
-    identity (a `/ws` opened without credentials) only `authenticate` and ping are served.
+    """Runs one accepted socket until the peer leaves, the hub cuts it off, or shutdown:
+    its calls, and its frames out (through its `Outbox`). Without an identity (a `/ws`
+    opened without credentials) only `authenticate` and ping are served.
     """
 
     def __init__(
@@ -60,29 +56,25 @@ class Connection:
         quota: SocketQuota,
     ) -> None:
         self._ws = ws
-        self._identity = identity
+        self._out = Outbox(ws, identity, cfg.send_timeout_seconds)
         self._quota = quota
         self._hub = hub
         self._store = store
         self._authority = authority
         self._cfg = cfg
-        self._send_lock = trio.Lock()
-        self._last_sent: dict[str, int] = {}
         self._nursery: trio.Nursery | None = None  # run()'s; `tick` cancels it to cut a peer off
-        self._sends = 0  # sends in progress, and since when none has made progress
-        self._sending_since = math.inf
         self._next_ping = trio.current_time() + cfg.ping_interval_seconds
         # Only a socket opened without credentials waits for `authenticate` (memory per socket).
         self._authenticated = trio.Event() if identity is None else None
 
     @property
     def identity(self) -> Identity | None:
-        return self._identity
+        return self._out.viewer
 
     async def run(self, session_id: str | None) -> None:
-        with self._hub.subscribe(self._identity) as sub:
-            who = self._identity
-            await self._send({"type": "connected", "data": {
+        with self._hub.subscribe(self._out.viewer) as sub:
+            who = self._out.viewer
+            await self._out.send({"type": "connected", "data": {
                 "agent_id": who.agent_id if who else None,
                 "agent_type": who.agent_type if who else None,
                 "authenticated": who is not None,
@@ -95,8 +87,9 @@ class Connection:
                     await self._ws.aclose(CLOSE_POLICY, e.message[:120])
                     return
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._pump, sub, nursery.cancel_scope)
                 self._nursery = nursery  # for `tick`: pings, and cutting a silent peer off
+                self._out.attach(nursery)
+                nursery.start_soon(self._pump, sub, nursery.cancel_scope)
                 if self._authenticated is not None:
                     nursery.start_soon(
                         self._require_authentication, self._authenticated, nursery.cancel_scope
@@ -112,42 +105,19 @@ class Connection:
         scope.cancel()
 
     async def _pump(self, sub: Subscription, scope: trio.CancelScope) -> None:
-        receive = sub.receive.receive  # not `async for`: one coroutine frame less per idle socket
+        sub.direct = self._out.offer
         while True:
             try:
-                change = await receive()
+                change = await sub.next()
             except trio.EndOfChannel:
                 break
-            await self._deliver(change)
+            await self._out.deliver(change)
         if sub.dropped:
             # We fell too far behind. The client resyncs from its last id: nothing is lost.
             await self._ws.aclose(CLOSE_RESYNC, "resync: too slow, reconnect with since_id")
         else:
             await self._ws.aclose(CLOSE_GOING_AWAY, "server shutting down")  # the hub closed
         scope.cancel()
-
-    async def _deliver(self, change: Change) -> None:
-        if self._identity is None or not can_see_change(self._identity, change):
-            return
-        # Take a free lock without a trip through the scheduler: with 1,000 subscribers every
-        # yield before the send is a round over all of them before the first byte goes out.
-        try:
-            self._send_lock.acquire_nowait()
-        except trio.WouldBlock:
-            await self._send_lock.acquire()
-        try:
-            last = self._last_sent.get(change.session_id)
-            if last is None:
-                if change.kind == "session_update" and ALL_SESSIONS in self._last_sent:
-                    await self._send_text(change.event_json())  # the all-sessions feed
-                return  # otherwise: unsubscribed meanwhile
-            if change.message is not None:
-                if change.message.id <= last:
-                    return  # already sent by a replay
-                self._last_sent[change.session_id] = change.message.id
-            await self._send_text(change.event_json())
-        finally:
-            self._send_lock.release()
 
     def tick(self, now: float) -> None:
         """The listener's heartbeat task calls this for every connection, every tick: cut the
@@ -157,7 +127,7 @@ class Connection:
             # Not running yet (its first sends have a deadline of their own), or ending: its
             # nursery may already be closed to new tasks before ws.py forgets it.
             return
-        if now - self._sending_since >= self._cfg.send_timeout_seconds:
+        if self._out.stalled(now):
             self._nursery.cancel_scope.cancel()
         elif now >= self._next_ping:
             self._next_ping = now + self._cfg.ping_interval_seconds
@@ -166,7 +136,7 @@ class Connection:
     async def _ping(self) -> None:
         """The protocol's `ping` event, plus a WebSocket ping whose pong must come back in
         time: a peer that vanished without closing is detected and dropped."""
-        await self._send({"type": "ping"})
+        await self._out.send({"type": "ping"})
         with trio.move_on_after(self._cfg.send_timeout_seconds) as scope:
             await self._ws.ping()
         if scope.cancelled_caught:
@@ -196,7 +166,7 @@ class Connection:
 
     async def _dispatch(self, sub: Subscription, call: Mapping[str, Any], call_id: Any) -> None:
         if call.get("type") == "ping":
-            await self._send(with_id({"type": "pong"}, call_id))
+            await self._out.send(with_id({"type": "pong"}, call_id))
             return
         tool, args = call.get("tool"), call.get("arguments") or {}
         if not isinstance(args, dict):
@@ -204,32 +174,35 @@ class Connection:
         if tool == "authenticate":
             sub.identify(await self._authenticate(args.get("token"), call_id))
             return
-        if self._identity is None:
+        who = self._out.viewer
+        if who is None:
             raise authenticate_first()
         if tool == "subscribe" and args.get("session_id") == ALL_SESSIONS:
             sub.add(ALL_SESSIONS)
-            self._last_sent[ALL_SESSIONS] = 0
-            await self._send(with_id({"type": "subscribed", "session_id": ALL_SESSIONS, "data": {}}, call_id))
+            self._out.last_sent[ALL_SESSIONS] = 0
+            reply: dict[str, Any] = {"type": "subscribed", "session_id": ALL_SESSIONS, "data": {}}
         elif tool == "typing":
-            await self._send(with_id(await ws_calls.typing(self._store, self._identity, args), call_id))
+            reply = await ws_calls.typing(self._store, who, args)
         elif tool == "subscribe":
             sid = validation.session_id(args.get("session_id"))
             if sid not in sub.sessions and len(sub.sessions) >= self._cfg.max_subscriptions_per_socket:
                 raise too_many_subscriptions()
             since = validation.optional_id(args.get("since_id"), "since_id")
-            await self._subscribe(sub, sid, since, call_id)
+            await self._subscribe(sub, sid, since, call_id)  # it replies: then the replay
+            return
         elif tool == "unsubscribe":
             raw = args.get("session_id")
             sid = ALL_SESSIONS if raw == ALL_SESSIONS else validation.session_id(raw)
             sub.discard(sid)
-            self._last_sent.pop(sid, None)
-            await self._send(with_id({"type": "unsubscribed", "session_id": sid}, call_id))
+            self._out.last_sent.pop(sid, None)
+            reply = {"type": "unsubscribed", "session_id": sid}
         elif tool == "get_messages":
-            await self._send(with_id(await ws_calls.get_messages(self._store, self._identity, args), call_id))
+            reply = await ws_calls.get_messages(self._store, who, args)
         elif tool == "get_session_info":
-            await self._send(with_id(await ws_calls.get_session_info(self._store, args), call_id))
+            reply = await ws_calls.get_session_info(self._store, args)
         else:
             raise unknown_tool(tool)
+        await self._out.send(with_id(reply, call_id))
 
     async def _authenticate(self, token: object, call_id: Any) -> Identity:
         if not isinstance(token, str) or not token:
@@ -238,23 +211,23 @@ class Connection:
             identity = (await check_token(self._authority, self._store, token)).identity
         except TokenInvalid as e:
             raise ToolError("TOKEN_AUTHENTICATION_FAILED", f"The token was refused: {e}.") from None
-        if self._identity is None or identity.agent_id != self._identity.agent_id:
+        if self._out.viewer is None or identity.agent_id != self._out.viewer.agent_id:
             if not self._quota.claim(identity.agent_id):
                 raise ToolError(
                     "LIMIT_EXCEEDED", f"{identity.agent_id} already holds the maximum of sockets."
                 )
-            if self._identity is not None:
-                self._quota.release(self._identity.agent_id)
-        self._identity = identity
+            if self._out.viewer is not None:
+                self._quota.release(self._out.viewer.agent_id)
+        self._out.viewer = identity
         if self._authenticated is not None:
             self._authenticated.set()
         data = {"agent_id": identity.agent_id, "agent_type": identity.agent_type,
                 "permissions": sorted(identity.permissions)}  # fmt: skip
-        await self._send(with_id({"type": "authenticated", "data": data}, call_id))
+        await self._out.send(with_id({"type": "authenticated", "data": data}, call_id))
         return identity
 
     async def _subscribe(self, sub: Subscription, sid: str, since: int | None, call_id: Any) -> None:
-        async with self._send_lock:
+        async with self._out.lock:
             # Follow the hub first, then read: anything committed meanwhile arrives through
             # the hub too, and `_last_sent` drops the copy.
             sub.add(sid)
@@ -264,43 +237,21 @@ class Connection:
             except NotFound:
                 sub.discard(sid)
                 raise no_session(sid) from None
-            self._last_sent[sid] = last_id if since is None else since
+            self._out.last_sent[sid] = last_id if since is None else since
             data = {"last_id": last_id, "presence": sub.presence(sid).to_json()}
-            await self._send(with_id({"type": "subscribed", "session_id": sid, "data": data}, call_id))
-            while since is not None and self._last_sent[sid] < last_id:
-                assert self._identity is not None  # calls are refused before authentication
+            await self._out.send(with_id({"type": "subscribed", "session_id": sid, "data": data}, call_id))
+            while since is not None and self._out.last_sent[sid] < last_id:
+                assert self._out.viewer is not None  # calls are refused before authentication
                 page = await ws_calls.page(
-                    self._store, self._identity, sid, self._last_sent[sid], REPLAY_PAGE
+                    self._store, self._out.viewer, sid, self._out.last_sent[sid], REPLAY_PAGE
                 )
                 if not page:
                     break
                 for message in page:
-                    await self._send_text(Change.new_message(message).event_json())
-                    self._last_sent[sid] = message.id
-            self._last_sent[sid] = max(self._last_sent[sid], last_id)
+                    await self._out.send_text(Change.new_message(message).event_json())
+                    self._out.last_sent[sid] = message.id
+            self._out.last_sent[sid] = max(self._out.last_sent[sid], last_id)
 
     async def _send_error(self, e: ToolError, call_id: Any) -> None:
-        await self._send(with_id({"type": "error", "data": {"code": e.code, "message": e.message}}, call_id))
-
-    async def _send(self, event: dict[str, Any]) -> None:
-        await self._send_text(json.dumps(event, ensure_ascii=False))
-
-    async def _send_text(self, text: str) -> None:
-        # A peer that stops reading fills the TCP buffer and the send blocks: `tick` cuts it
-        # off. (Not a cancel scope per frame: that was a fifth of the fan-out's CPU time.)
-        if self._nursery is None:
-            # Before run() has its nursery (`connected`, `subscribed`: a few frames per socket,
-            # not the fan-out) there is nothing for `tick` to cancel: a deadline of its own.
-            with trio.move_on_after(self._cfg.send_timeout_seconds) as scope:
-                await send_text(self._ws, text)
-            if scope.cancelled_caught:
-                raise ConnectionClosed(None)
-            return
-        self._sends += 1
-        if self._sends == 1:
-            self._sending_since = trio.current_time()
-        try:
-            await send_text(self._ws, text)
-        finally:
-            self._sends -= 1
-            self._sending_since = trio.current_time() if self._sends else math.inf
+        error = {"type": "error", "data": {"code": e.code, "message": e.message}}
+        await self._out.send(with_id(error, call_id))
