@@ -352,11 +352,11 @@ class Bare:
 
 
 @asynccontextmanager
-async def spawn_bare() -> AsyncIterator[Bare]:
-    """The baseline broadcast server (bench/bare_ws.py) as its own process."""
-    proc = await trio.lowlevel.open_process(
-        [sys.executable, str(BENCH / "bare_ws.py")], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE
-    )
+async def spawn_bare(*, direct: bool = False) -> AsyncIterator[Bare]:
+    """The baseline broadcast server (bench/bare_ws.py, with `--direct` if `direct`) as its
+    own process."""
+    argv = [sys.executable, str(BENCH / "bare_ws.py")] + (["--direct"] if direct else [])
+    proc = await trio.lowlevel.open_process(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
     try:
         assert proc.stdout is not None
         line = b""

@@ -14,6 +14,7 @@ from conftest import Running
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 import add_message
+import arrival
 import benchkit
 import cross_process
 import delivery
@@ -103,6 +104,33 @@ async def test_memory_rss_with_connections(running: Running) -> None:
         urls = benchkit.session_urls(f"{running.endpoints.ws_url}/ws", sid, tokens)
         rss = await memory.rss_with(os.getpid(), urls, 4, settle=0)
         assert rss["rss0_kib"] > 0 and rss["rssN_kib"] > 0
+
+
+async def test_arrival_by_kernel_stamps_from_scsd_and_the_floor(running: Running) -> None:
+    """bench/arrival.py's raw fleet (another process) reads each frame's kernel arrival stamp;
+    the stamp precedes the moment the fleet read the frame."""
+    with trio.fail_after(60):
+        tokens = benchkit.bench_tokens(running.config.data_dir, 3, per_identity=2)
+        sid = await benchkit.create_session(running.mcp_url, tokens[0])
+        targets = [f"/ws/{sid}?token={t}" for t in tokens]
+        async with (
+            benchkit.mcp_session(running.mcp_url, tokens[0]) as mcp,
+            arrival.open_fleet(running.endpoints.ws_port, 3, targets) as fleet,
+        ):
+            message_id = await delivery.mcp_writer(mcp, sid)()
+            report = await fleet.report(message_id)
+            stats = await arrival.measure_run(fleet, delivery.mcp_writer(mcp, sid), 2, gap=0)
+        assert len(report["kernel"]) == len(report["read"]) == 3 and report["unstamped"] == 0
+        assert all(k <= r for k, r in zip(report["kernel"], report["read"], strict=True))
+        assert all(k >= report["stamp"] for k in report["kernel"])
+        assert stats["p50_ms"] <= stats["p99_ms"] <= stats["max_ms"] and 0 <= stats["late_fraction"] <= 1
+        async with (
+            benchkit.spawn_bare(direct=True) as floor,
+            open_websocket_url(f"{floor.ws_url}/fire") as fire,
+            arrival.open_fleet(floor.port, 2, ["/ws/bare"]) as fleet,
+        ):
+            stats = await arrival.measure_run(fleet, delivery.bare_writer(fire), 2, gap=0)
+        assert stats["max_ms"] >= stats["p50_ms"] >= 0
 
 
 def test_fanout_server_times_the_daemons_share() -> None:
