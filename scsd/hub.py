@@ -26,6 +26,10 @@ class Subscription:
     and its socket closes with a "resync" code; the client resumes from its last id.
     """
 
+    # Slots: one per socket and SSE stream (SPEC §8 memory per idle connection).
+    __slots__ = ("_hub", "_presence_seen", "_queued", "_send", "_watcher", "direct", "dropped",
+                 "receive", "sessions")  # fmt: skip
+
     def __init__(self, hub: Hub, buffer: int, watcher: Watcher | None) -> None:
         self._hub = hub
         self._send, self.receive = trio.open_memory_channel[Change](buffer)

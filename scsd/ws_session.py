@@ -45,6 +45,10 @@ class Connection:
     opened without credentials) only `authenticate` and ping are served.
     """
 
+    # Slots: memory per idle socket (SPEC §8).
+    __slots__ = ("_authenticated", "_authority", "_cfg", "_hub", "_next_ping", "_nursery", "_out",
+                 "_quota", "_store", "_ws")  # fmt: skip
+
     def __init__(
         self,
         ws: WebSocketConnection,
