@@ -10,11 +10,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from scsd import validation
-from scsd.composing import Verdict, typing_limited, typing_reply
 from scsd.errors import NotFound
 from scsd.events import VISIBILITIES, Identity, Message
-from scsd.replies import permission_denied
 from scsd.store import Store
+from scsd.tools.signals import signal_typing
 from scsd.ws_protocol import no_session
 
 
@@ -46,14 +45,5 @@ async def get_session_info(store: Store, args: Mapping[str, Any]) -> dict[str, A
 
 
 async def typing(store: Store, who: Identity, args: Mapping[str, Any]) -> dict[str, Any]:
-    if not who.can("write"):
-        raise permission_denied("write", who.permissions)
-    sid = validation.session_id(args.get("session_id"))
-    flag = validation.boolean(args.get("typing", True), "typing")
-    try:
-        outcome = await store.set_typing(sid, who.agent_id, flag)
-    except NotFound:
-        raise no_session(sid) from None
-    if outcome.verdict is Verdict.LIMITED:
-        raise typing_limited()
-    return {"type": "typing_set", "session_id": sid, "data": typing_reply(outcome)}
+    data = await signal_typing(store, who, args.get("session_id"), args.get("typing", True))
+    return {"type": "typing_set", "session_id": data.pop("session_id"), "data": data}

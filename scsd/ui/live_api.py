@@ -14,11 +14,11 @@ from typing import Final
 from quart import Blueprint, request
 
 from scsd import validation
-from scsd.composing import Verdict, typing_limited, typing_reply
 from scsd.errors import NotFound
 from scsd.events import VISIBILITIES, Identity, JsonObject, Session
 from scsd.replies import ToolError
 from scsd.store import Store
+from scsd.tools.signals import signal_typing
 from scsd.ui.auth import CSRF_HEADER, UiAuth, csrf_ok
 
 DASHBOARD_SESSIONS: Final = 200
@@ -27,6 +27,8 @@ PARTICIPANTS_LISTED: Final = 50
 POLL_PAGE: Final = 200
 
 Reply = tuple[JsonObject, int, dict[str, str]]
+# The typing endpoint's HTTP status per error code (any other: 400, bad input).
+TYPING_STATUS: Final = {"PERMISSION_DENIED": 403, "SESSION_NOT_FOUND": 404, "RATE_LIMITED": 429}
 NO_STORE: Final = {"Cache-Control": "no-store"}
 
 
@@ -91,21 +93,20 @@ def add_routes(bp: Blueprint, store: Store, auth: UiAuth) -> None:
         MCP tool `set_typing` and the socket's `typing` call do; too many changes are 429."""
         if not isinstance(me := who(), Identity):
             return me
-        if not me.can("write"):
-            return {"error": "Your agent type has no write permission, so no typing signal."}, 403, NO_STORE
         body = await request.get_json(force=True, silent=True)
+        flag = body.get("typing") if isinstance(body, dict) else None
         try:
-            flag = validation.boolean(body.get("typing") if isinstance(body, dict) else None, "typing")
+            reply = await signal_typing(store, me, session_id, flag)
         except ToolError as e:
-            return {"error": f'Send a JSON object {{"typing": true}} or false: {e.message}'}, 400, NO_STORE
-        try:
-            outcome = await store.set_typing(validation.session_id(session_id), me.agent_id, flag)
-        except (ToolError, NotFound):
-            return {"error": f"no session {session_id!r}"}, 404, NO_STORE
-        if outcome.verdict is Verdict.LIMITED:
-            limited = typing_limited()
-            return {"error": limited.message, "code": limited.code}, 429, {**NO_STORE, "Retry-After": "1"}
-        return typing_reply(outcome), 200, NO_STORE
+            status = TYPING_STATUS.get(e.code, 400)
+            message = {
+                400: f'Send a JSON object {{"typing": true}} or false: {e.message}',
+                403: "Your agent type has no write permission, so no typing signal.",
+            }.get(status, e.message)
+            headers = {**NO_STORE, "Retry-After": "1"} if status == 429 else NO_STORE
+            return {"error": message, "code": e.code}, status, headers
+        del reply["session_id"]
+        return reply, 200, NO_STORE
 
     @bp.get("/ui/api/sessions/<session_id>/messages")
     async def api_messages(session_id: str) -> Reply:
