@@ -57,15 +57,19 @@ async def run(
         ) as ws_sock,
     ):
         wakeup = watcher.Wakeup()
-        async with open_store(config.database, wakeup.set) as store, open_reader(config.database) as reader:
-            hub = Hub(config.subscriber_buffer)
+        hub = Hub(config.subscriber_buffer)
+        watcher_state, ws_stats = watcher.WatcherState(), ws.WsStats()
+        own_messages = watcher.shortcut(hub, watcher_state)
+        async with (
+            open_store(config.database, wakeup.set, on_message=own_messages) as store,
+            open_reader(config.database) as reader,
+        ):
             authority = Authority(
                 keys.api_key.reveal(),
                 keys.admin_key.reveal(),
                 keys.jwt_secret.reveal(),
                 config.token_ttl_seconds,
             )
-            watcher_state, ws_stats = watcher.WatcherState(), ws.WsStats()
             svc = Services(
                 store, hub, authority, mcp_tools.http_headers,
                 runtime=lambda: runtime_report(hub, watcher_state, ws_stats),

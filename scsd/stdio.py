@@ -35,12 +35,16 @@ async def run(config: Config) -> None:
     prepare_data_dir(config.data_dir)
     keys = load_or_create_keys(config)
     wakeup = watcher.Wakeup()
-    async with open_store(config.database, wakeup.set) as store, open_reader(config.database) as reader:
+    hub = Hub(config.subscriber_buffer)
+    state = watcher.WatcherState()
+    async with (
+        open_store(config.database, wakeup.set, on_message=watcher.shortcut(hub, state)) as store,
+        open_reader(config.database) as reader,
+    ):
         authority = Authority(
             keys.api_key.reveal(), keys.admin_key.reveal(), keys.jwt_secret.reveal(), config.token_ttl_seconds
         )
         identity = local_identity(config)
-        hub = Hub(config.subscriber_buffer)
         svc = Services(store, hub, authority, mcp_tools.http_headers, local_identity=identity)
         logger.info(
             "scsd stdio: serving MCP as %s (%s) on %s",
@@ -49,6 +53,6 @@ async def run(config: Config) -> None:
             config.database,
         )
         async with trio.open_nursery() as nursery:
-            await nursery.start(watcher.run, reader, hub, wakeup, config.poll_seconds, watcher.WatcherState())
+            await nursery.start(watcher.run, reader, hub, wakeup, config.poll_seconds, state)
             await mcp_tools.run_stdio(mcp_tools.build(svc))
             nursery.cancel_scope.cancel()

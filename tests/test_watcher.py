@@ -360,3 +360,104 @@ async def test_real_sqlite_session_and_memory_changes_are_published(tmp_path: Pa
     assert got.index(update) > next(i for i, c in enumerate(got) if c.message)
     memory = [(c.memory.action, c.memory.key) for c in got if c.memory]
     assert memory == [("set", "k"), ("deleted", "k")]
+
+
+async def test_own_message_is_published_in_the_writers_task_without_a_poll(tmp_path: Path) -> None:
+    """With `shortcut` as on_message, the next id is in the hub when add_message returns,
+    though the watcher was never woken; its session_update waits for the watcher (a poll)."""
+    path = tmp_path / "scsd.db"
+    hub, wakeup, state = Hub(buffer=100), watcher.Wakeup(), watcher.WatcherState()
+    with trio.fail_after(10):
+        async with (
+            open_store(path, on_message=watcher.shortcut(hub, state)) as store,  # no wake-up
+            open_reader(path) as reader,
+        ):
+            creator = _identity()
+            session = await store.create_session("fast", creator.agent_id, {})
+            with hub.subscribe() as sub:
+                sub.add(session.id)
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(watcher.run, reader, hub, wakeup, 60.0, state)
+                    sent = await store.add_message(session.id, creator, "now", "public", {}, None)
+                    got = sub.receive.receive_nowait()  # already there: no task ran meanwhile
+                    assert got.message == sent and state.last_id == sent.id
+                    assert state.touched == {session.id}
+                    wakeup.set()  # the watcher's next drain owes the session its update
+                    update = await sub.receive.receive()
+                    nursery.cancel_scope.cancel()
+    assert update.kind == "session_update" and update.session is not None
+    assert update.session.updated_at == sent.timestamp and not state.touched
+
+
+async def test_own_message_after_another_writers_waits_for_the_watcher_in_id_order(tmp_path: Path) -> None:
+    """A message from another connection (process) came first: ours is not the next id, so
+    the shortcut leaves it, and the watcher publishes both, in id order, each once; then the
+    shortcut takes over again."""
+    path = tmp_path / "scsd.db"
+    hub, wakeup, state = Hub(buffer=100), watcher.Wakeup(), watcher.WatcherState()
+    with trio.fail_after(10):
+        async with (
+            open_store(path, wakeup.set, on_message=watcher.shortcut(hub, state)) as store,
+            open_reader(path) as reader,
+        ):
+            creator = _identity()
+            session = await store.create_session("mixed", creator.agent_id, {})
+            with hub.subscribe() as sub:
+                sub.add(session.id)
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(watcher.run, reader, hub, wakeup, 60.0, state)
+                    insert = _insert_from_another_connection
+                    await trio.to_thread.run_sync(insert, path, session.id, ["other"])
+                    ours = await store.add_message(session.id, creator, "ours", "public", {}, None)
+                    with pytest.raises(trio.WouldBlock):
+                        sub.receive.receive_nowait()  # not published by the shortcut
+                    got = [await sub.receive.receive() for _ in range(3)]
+                    last = await store.add_message(session.id, creator, "last", "public", {}, None)
+                    assert sub.receive.receive_nowait().message == last  # the next id again
+                    nursery.cancel_scope.cancel()
+    assert [(c.kind, c.message.content if c.message else None) for c in got] == [
+        ("new_message", "other"),
+        ("new_message", "ours"),
+        ("session_update", None),
+    ]
+    assert got[1].message == ours
+
+
+async def test_concurrent_writers_in_and_out_of_process_deliver_each_message_once_in_order(
+    tmp_path: Path,
+) -> None:
+    """Ten tasks writing through the store (shortcut and wake-up) while another connection
+    writes too: every message reaches the subscriber exactly once, in id order."""
+    path = tmp_path / "scsd.db"
+    hub, wakeup, state = Hub(buffer=2000), watcher.Wakeup(), watcher.WatcherState()
+    with trio.fail_after(60):
+        async with (
+            open_store(path, wakeup.set, on_message=watcher.shortcut(hub, state)) as store,
+            open_reader(path) as reader,
+        ):
+            creator = _identity()
+            session = await store.create_session("race", creator.agent_id, {})
+
+            async def write(n: int) -> None:
+                for i in range(20):
+                    await store.add_message(session.id, creator, f"{n}.{i}", "public", {}, None)
+
+            def others() -> None:
+                for i in range(20):
+                    _insert_from_another_connection(path, session.id, [f"x{i}"])
+
+            with hub.subscribe() as sub:
+                sub.add(session.id)
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(watcher.run, reader, hub, wakeup, 0.05, state)
+                    async with trio.open_nursery() as writers:
+                        for n in range(10):
+                            writers.start_soon(write, n)
+                        writers.start_soon(trio.to_thread.run_sync, others)
+                    ids: list[int] = []
+                    while len(ids) < 220:
+                        change = await sub.receive.receive()
+                        if change.message is not None:
+                            ids.append(change.message.id)
+                    nursery.cancel_scope.cancel()
+    assert ids == sorted(set(ids)) and len(ids) == 220

@@ -16,6 +16,7 @@ import sqlite_utils
 import trio
 
 from scsd import schema
+from scsd.events import Message
 from scsd.store._lane import BUSY_TIMEOUT_SECONDS, connect, now_micros, startup_error
 from scsd.store.audit import AuditOps
 from scsd.store.memory import ALL_SCOPES, MemoryOps
@@ -52,12 +53,14 @@ async def open_store(
     path: Path,
     on_commit: Callable[[], None] = lambda: None,
     *,
+    on_message: Callable[[Message], None] = lambda message: None,
     busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS,
 ) -> AsyncIterator[Store]:
     """Open (creating and migrating if needed) the database at `path`; close it on exit.
 
     `on_commit` runs after every committed change a subscriber may care about (it wakes the
-    watcher). A write that finds the database locked by another connection waits up to
+    watcher); `on_message` then gets each message this store added (`watcher.shortcut`). A
+    write that finds the database locked by another connection waits up to
     `busy_timeout_seconds`, then fails with `StoreUnavailable` (reason "busy").
 
     Raises:
@@ -66,7 +69,7 @@ async def open_store(
     """
     db = await trio.to_thread.run_sync(_open_and_migrate, path, busy_timeout_seconds)
     try:
-        yield Store(db, path, on_commit)
+        yield Store(db, path, on_commit, on_message)
     finally:
         db.close()
 

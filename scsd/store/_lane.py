@@ -121,10 +121,17 @@ class Lane:
     (R9); writes run in `BEGIN IMMEDIATE` so two processes sharing the file wait on the busy
     timeout instead of failing with "database is locked" when a read would be upgraded."""
 
-    def __init__(self, db: sqlite_utils.Database, path: Path, on_commit: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        path: Path,
+        on_commit: Callable[[], None],
+        on_message: Callable[[Message], None] = lambda message: None,
+    ) -> None:
         self._db = db
         self.path = path
         self._on_commit = on_commit
+        self._on_message = on_message
         self._one_at_a_time = trio.CapacityLimiter(1)
 
     async def _call(self, fn: Callable[[sqlite_utils.Database], T]) -> T:

@@ -93,6 +93,7 @@ class MessageOps(Lane):
 
         message = await self._write(run)
         self._message_sent(sender.agent_id, session_id)
+        self._on_message(message)
         return message
 
     async def get_messages(
