@@ -5,8 +5,10 @@ process never reads (the frames fit in the socket buffers), so no client compete
     uv run python bench/fanout_server.py [--sockets 1000] [--messages 30]
 
 Per message: hub.publish → every task blocked again (all frames handed to the kernel),
-timed with trio.testing.wait_all_tasks_blocked. Baseline, same sockets, same run: the same
-event text sent to every socket in turn from one task (what bench/bare_ws.py does). Also the
+timed with trio.testing.wait_all_tasks_blocked. Baselines, same sockets, same run: the same
+event text sent to every socket in turn from one task with trio-websocket (`sequential`,
+what bench/bare_ws.py does), and the frame written to every socket with one `os.write` each
+in a plain loop (`floor`: the kernel's cost, what no one-threaded server beats). Also the
 time the cyclic garbage collector ran meanwhile, per generation (gc.callbacks). Not a SPEC
 figure; it says how much of bench/delivery.py's time is the daemon's.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import resource
 import socket
 import statistics
@@ -34,6 +37,7 @@ from scsd.auth import Authority
 from scsd.events import Change, Identity, Message
 from scsd.hub import Hub
 from scsd.store import open_store
+from scsd.ws_direct import text_frame
 
 RAW = argparse.RawDescriptionHelpFormatter
 QUIET_SECONDS = 0.001
@@ -92,7 +96,7 @@ async def measure(sockets: int, messages: int) -> dict[str, Any]:
                 assert client.stdout is not None
                 await client.stdout.receive_some(16)  # "ready": every socket was subscribed
                 gc.callbacks.append(on_gc)
-                fan, sequential = [], []
+                fan, sequential, floor = [], [], []
                 for n in range(1, messages + 2):
                     message = Message(n, session.id, "bench", "claude", "bench message", "public",
                                       "agent_response", {}, time.time_ns() // 1000, None)  # fmt: skip
@@ -105,9 +109,14 @@ async def measure(sockets: int, messages: int) -> dict[str, Any]:
                     for peer in list(stats.live):
                         await peer.send_message(change.event_json())
                     t2 = time.perf_counter()
+                    frame = text_frame(change.event_json())
+                    for fd in [peer._stream._inner.socket.fileno() for peer in stats.live]:
+                        os.write(fd, frame)  # the frames fit: the client process never reads
+                    t3 = time.perf_counter()
                     if n > 1:  # the first is a warm-up
                         fan.append((t1 - t0 - QUIET_SECONDS) * 1000)
                         sequential.append((t2 - t1) * 1000)
+                        floor.append((t3 - t2) * 1000)
                 gc.callbacks.remove(on_gc)
             finally:
                 client.kill()
@@ -116,6 +125,7 @@ async def measure(sockets: int, messages: int) -> dict[str, Any]:
     return {
         "fanout_ms": statistics.median(fan),
         "sequential_ms": statistics.median(sequential),
+        "floor_ms": statistics.median(floor),
         "gc_runs": gc_runs,
         "gc_ms_per_message": {g: ms / (messages + 1) for g, ms in gc_ms.items()},
         "fanout_runs_ms": fan,
@@ -135,9 +145,9 @@ def main() -> None:
     r = trio.run(measure, args.sockets, args.messages)
     gc_ms = r["gc_ms_per_message"]
     print_table(
-        ["sockets", "scsd fan-out ms", "sequential ms", "ratio", "gc ms/message (gen 0/1/2)"],
-        [[args.sockets, r["fanout_ms"], r["sequential_ms"], ratio(r["fanout_ms"], r["sequential_ms"]),
-          f"{gc_ms[0]:.0f}/{gc_ms[1]:.0f}/{gc_ms[2]:.0f}"]],
+        ["sockets", "scsd fan-out ms", "sequential ms", "floor ms", "x floor", "gc ms/message (gen 0/1/2)"],
+        [[args.sockets, r["fanout_ms"], r["sequential_ms"], r["floor_ms"],
+          ratio(r["fanout_ms"], r["floor_ms"]), f"{gc_ms[0]:.0f}/{gc_ms[1]:.0f}/{gc_ms[2]:.0f}"]],
     )  # fmt: skip
     print("wrote", write_results(f"fanout_server_{args.sockets}", vars(args), r))
 

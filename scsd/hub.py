@@ -94,6 +94,9 @@ class Subscription:
     def _deliver(self, change: Change) -> bool:
         if self.direct is not None and self._queued == 0 and self.direct(change):
             return True  # taken at once, in the publisher's task
+        return self._enqueue(change)
+
+    def _enqueue(self, change: Change) -> bool:
         try:
             self._send.send_nowait(change)
         except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
@@ -134,7 +137,11 @@ class Hub:
         if change.kind == "session_update":
             followers |= self._by_session.get(ALL_SESSIONS, set())
         for sub in followers:
-            if not sub._deliver(change):
+            # Inlined `direct` check: this loop runs once per socket per event (SPEC §8).
+            direct = sub.direct
+            if direct is not None and sub._queued == 0 and direct(change):
+                continue
+            if not sub._enqueue(change):
                 # Too slow (or gone): cut it off rather than stall everyone.
                 sub.dropped = True
                 sub._close()

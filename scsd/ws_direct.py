@@ -35,10 +35,13 @@ def text_frame(text: str) -> bytes:
 class DirectStream(trio.abc.HalfCloseableStream):
     """A `trio.SocketStream` that can also be written synchronously (`write_nowait`)."""
 
-    __slots__ = ("_busy", "_inner", "_owed")
+    __slots__ = ("_busy", "_fd", "_inner", "_owed")
 
     def __init__(self, inner: trio.SocketStream) -> None:
         self._inner = inner
+        # The descriptor, until `aclose` (the only way the socket closes: nothing else holds
+        # `inner`); -1 then, so a stale number that may be reused is never written to.
+        self._fd = inner.socket.fileno()
         self._owed = b""  # bytes accepted by write_nowait that the kernel did not take yet
         self._busy = False  # a send_all is writing (trio-websocket's lock serializes those)
 
@@ -52,13 +55,13 @@ class DirectStream(trio.abc.HalfCloseableStream):
         """Hand `frame` to the kernel without blocking; only when `idle`. True: all of it went.
         False: the rest is owed and someone must `flush()` (or `send_all`) to finish it; a
         broken or closed socket also says False, and the flush then raises as trio would."""
-        assert self.idle, "write_nowait while another write is in progress"
-        fd = self._inner.socket.fileno()
-        if fd < 0:  # closed: never write to a descriptor number that may be reused
+        if self._busy or self._owed:
+            raise RuntimeError("write_nowait while another write is in progress")
+        if self._fd < 0:  # closed
             self._owed = frame
             return False
         try:
-            written = os.write(fd, frame)
+            written = os.write(self._fd, frame)
         except OSError:  # BlockingIOError (buffer full), or a broken connection
             written = 0
         if written == len(frame):
@@ -92,6 +95,7 @@ class DirectStream(trio.abc.HalfCloseableStream):
         return await self._inner.receive_some(max_bytes)
 
     async def aclose(self) -> None:
+        self._fd = -1
         await self._inner.aclose()
 
     def __repr__(self) -> str:
@@ -112,4 +116,5 @@ class DirectListener(trio.abc.Listener[trio.abc.Stream]):
         return DirectStream(await self._inner.accept())
 
     async def aclose(self) -> None:
+        self._fd = -1
         await self._inner.aclose()

@@ -13,7 +13,7 @@ from trio_websocket import ConnectionClosed, WebSocketConnection
 
 from scsd.events import Change, Identity
 from scsd.hub import ALL_SESSIONS
-from scsd.visibility import can_see_change
+from scsd.visibility import can_see_change, can_see_message
 from scsd.ws_direct import DirectStream, text_frame
 from scsd.ws_send import flush_owed, send_text
 
@@ -64,22 +64,24 @@ class Outbox:
     def offer(self, change: Change) -> bool:
         """The hub's direct delivery: send `change` now, in the publisher's task, when nothing
         is ahead of it on this socket. False: queue it for `deliver` instead."""
-        stream, nursery = self._direct, self._nursery
+        # The hot path of a fan-out (once per socket per event): cheap checks first.
+        stream = self._direct  # set by `attach`, with the nursery
         if (
             stream is None
             or not stream.idle
             or self.lock.locked()  # a reply, or a subscribe's replay, is being sent
             or self._ws.closed is not None
-            or nursery is None
-            or nursery.cancel_scope.cancel_called
         ):
             return False
         if not self._due(change):
             return True
         if not stream.write_nowait(change.derived("ws_frame", _frame)):
             # A slow reader (its TCP buffer is full): the rest of the frame, in a task. Until
-            # it is written the stream is not idle, so later changes queue behind it.
-            nursery.start_soon(self._tracked, flush_owed(self._ws, stream))
+            # it is written the stream is not idle, so later changes queue behind it. A
+            # connection already ending needs no flush (and its nursery takes no new task).
+            nursery = self._nursery
+            if nursery is not None and not nursery.cancel_scope.cancel_called:
+                nursery.start_soon(self._tracked, flush_owed(self._ws, stream))
         return True
 
     async def deliver(self, change: Change) -> None:
@@ -99,16 +101,22 @@ class Outbox:
     def _due(self, change: Change) -> bool:
         """Whether this socket gets `change`, now that it is next in line to be sent; if so,
         counts it as sent (`last_sent`)."""
-        if self.viewer is None or not can_see_change(self.viewer, change):
+        viewer, message = self.viewer, change.message
+        if viewer is None:
+            return False
+        if message is not None:
+            if message.visibility != "public" and not can_see_message(viewer, message):
+                return False
+        elif not can_see_change(viewer, change):
             return False
         last = self.last_sent.get(change.session_id)
         if last is None:
             # The all-sessions feed gets session updates; otherwise: unsubscribed meanwhile.
             return change.kind == "session_update" and ALL_SESSIONS in self.last_sent
-        if change.message is not None:
-            if change.message.id <= last:
+        if message is not None:
+            if message.id <= last:
                 return False  # already sent by a replay
-            self.last_sent[change.session_id] = change.message.id
+            self.last_sent[change.session_id] = message.id
         return True
 
     async def send(self, event: dict[str, Any]) -> None:
