@@ -22,6 +22,7 @@ import fanout_server
 import history
 import idle_start
 import memory
+import write_floor
 from trio_websocket import open_websocket_url
 
 
@@ -138,3 +139,15 @@ def test_fanout_server_times_the_daemons_share() -> None:
     assert len(results["fanout_runs_ms"]) == 2
     assert results["fanout_ms"] >= 0 and results["sequential_ms"] > 0 and results["floor_ms"] > 0
     assert set(results["gc_runs"]) == {0, 1, 2}
+
+
+def test_write_floor_writes_every_frame() -> None:
+    results = write_floor.measure(4, 3)
+    assert len(results["one_runs_ms"]) == len(results["two_runs_ms"]) == 3
+    readers, writers = write_floor.connect_pairs(2)
+    write_floor.write_all([w.fileno() for w in writers])
+    for reader in readers:
+        reader.setblocking(True)
+        assert reader.recv(1 << 16) == write_floor.FRAME
+    for s in readers + writers:
+        s.close()
