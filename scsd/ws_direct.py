@@ -116,5 +116,4 @@ class DirectListener(trio.abc.Listener[trio.abc.Stream]):
         return DirectStream(await self._inner.accept())
 
     async def aclose(self) -> None:
-        self._fd = -1
         await self._inner.aclose()
