@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import trio
 from scsd.errors import NotFound, StartupError
 from scsd.events import VISIBILITIES, Identity, Message
 from scsd.store import Participants, Store, open_reader, open_store
+from scsd.store._lane import connect
 from scsd.visibility import narrow
 
 RW = frozenset({"read", "write"})
@@ -423,3 +425,29 @@ async def test_participants_are_the_visible_senders_most_recent_first(tmp_path: 
             assert await store.participants(empty, ADMIN, limit=5) == Participants([], 0, 0)
             with pytest.raises(NotFound):
                 await store.participants("session_0000000000000000", ALICE, limit=5)
+
+
+def test_connections_opening_a_fresh_database_at_once_never_see_it_locked(tmp_path: Path) -> None:
+    """Found by test_multi_daemon: two processes switching a new file to WAL at the same
+    moment made SQLite refuse one at once with "database is locked" (about 1 connect in 400
+    here, six at a time). `connect` now retries that until its busy timeout."""
+    errors: list[str] = []
+    for n in range(300):
+        path = tmp_path / f"fresh-{n}.db"
+        barrier = threading.Barrier(6)
+
+        def open_one(path: Path = path, barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            try:
+                connect(path, 5.0).close()
+            except StartupError as e:
+                errors.append(str(e))
+
+        threads = [threading.Thread(target=open_one) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []
+    with sqlite3.connect(tmp_path / "fresh-0.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

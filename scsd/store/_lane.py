@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -46,12 +47,30 @@ def connect(path: Path, busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS) -> s
         db = sqlite_utils.Database(conn, execute_plugins=False)
         db.execute(f"PRAGMA busy_timeout = {round(busy_timeout_seconds * 1000):d}")
         db.execute("PRAGMA foreign_keys = ON")
-        db.enable_wal()
+        _enable_wal(db, time.monotonic() + busy_timeout_seconds)
         db.execute("PRAGMA synchronous = NORMAL")
     except sqlite3.Error as e:
         conn.close()
         raise startup_error(path, e) from None
     return db
+
+
+def _enable_wal(db: sqlite_utils.Database, deadline: float) -> None:
+    """Switch a new file to WAL, retrying until `deadline` while another connection does too.
+
+    Two processes opening a fresh database at once (two daemons, or a daemon and
+    `scsd stdio`) both switch it from the rollback journal to WAL. SQLite then refuses one of
+    them at once with "database is locked", without waiting the busy timeout (waiting could
+    deadlock); once the other has switched, a retry finds WAL already on.
+    """
+    while True:
+        try:
+            db.enable_wal()
+            return
+        except sqlite3.OperationalError as e:
+            if fault_reason(e) != "busy" or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.01 + random.random() * 0.04)
 
 
 # SQLite's primary result codes for faults of the file, not of our SQL.
