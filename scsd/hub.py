@@ -10,6 +10,7 @@ from typing import Final
 import trio
 
 from scsd.events import Change, HubStats, Identity, PresenceChange, Watcher
+from scsd.inbox import Inbox
 
 # Following this "session" means: session updates of every session (a dashboard's feed).
 ALL_SESSIONS: Final = "*"
@@ -20,36 +21,27 @@ PRESENCE_INTERVAL_SECONDS: Final = 1.0
 
 
 class Subscription:
-    """One subscriber's bounded channel and the sessions it follows.
+    """One subscriber's bounded queue (an `Inbox`) and the sessions it follows.
 
-    When the channel fills up, the hub closes it: the receiver then sees `EndOfChannel`
+    When the queue fills up, the hub ends it: the receiver then sees `EndOfChannel`
     and its socket closes with a "resync" code; the client resumes from its last id.
     """
 
     # Slots: one per socket and SSE stream (SPEC §8 memory per idle connection).
-    __slots__ = ("_hub", "_presence_seen", "_queued", "_send", "_watcher", "direct", "dropped",
-                 "receive", "sessions")  # fmt: skip
+    __slots__ = ("_hub", "_presence_seen", "_watcher", "direct", "dropped", "receive", "sessions")
 
     def __init__(self, hub: Hub, buffer: int, watcher: Watcher | None) -> None:
         self._hub = hub
-        self._send, self.receive = trio.open_memory_channel[Change](buffer)
+        self.receive: Inbox[Change] = Inbox(buffer)
         self.sessions: set[str] = set()
         self.dropped = False
         self._watcher = watcher
         # Per session, the presence version this subscriber last learnt (see Hub.presence).
         self._presence_seen: dict[str, int] = {}
         # A subscriber that can take a change synchronously (a WebSocket, scsd.ws_direct) sets
-        # `direct`; it is used only while nothing it has not taken (`next`) is queued, so
-        # changes reach it in order: `_queued` counts those (meaningful with `direct` only).
+        # `direct`; it is used only while nothing is queued for it, so changes reach it in
+        # order (`Inbox.receive` takes an item only when the receiver is about to handle it).
         self.direct: Callable[[Change], bool] | None = None
-        self._queued = 0
-
-    async def next(self) -> Change:
-        """The next queued change (raises `trio.EndOfChannel` once closed): the receiving
-        side for a subscriber with `direct`."""
-        change = await self.receive.receive()
-        self._queued -= 1
-        return change
 
     def add(self, session_id: str) -> None:
         if self.dropped or session_id in self.sessions:
@@ -87,28 +79,20 @@ class Subscription:
         return self._hub.presence(session_id)
 
     def _roomy(self) -> bool:
-        """Whether the channel is at most half full: presence, being state rather than a
+        """Whether the queue is at most half full: presence, being state rather than a
         log, waits for a later round rather than push a busy subscriber toward a cut-off."""
-        return self._send.statistics().current_buffer_used * 2 <= self._hub._buffer
+        return len(self.receive) * 2 <= self._hub._buffer
 
     def _deliver(self, change: Change) -> bool:
-        if self.direct is not None and self._queued == 0 and self.direct(change):
+        if self.direct is not None and not self.receive and self.direct(change):
             return True  # taken at once, in the publisher's task
-        return self._enqueue(change)
-
-    def _enqueue(self, change: Change) -> bool:
-        try:
-            self._send.send_nowait(change)
-        except (trio.WouldBlock, trio.BrokenResourceError, trio.ClosedResourceError):
-            return False
-        self._queued += 1
-        return True
+        return self.receive.put_nowait(change)
 
     def _close(self) -> None:
         self.direct = None
         for session_id in list(self.sessions):
             self.discard(session_id)
-        self._send.close()
+        self.receive.end()
 
 
 class Hub:
@@ -139,9 +123,9 @@ class Hub:
         for sub in followers:
             # Inlined `direct` check: this loop runs once per socket per event (SPEC §8).
             direct = sub.direct
-            if direct is not None and sub._queued == 0 and direct(change):
+            if direct is not None and not sub.receive and direct(change):
                 continue
-            if not sub._enqueue(change):
+            if not sub.receive.put_nowait(change):
                 # Too slow (or gone): cut it off rather than stall everyone.
                 sub.dropped = True
                 sub._close()

@@ -112,7 +112,7 @@ class Connection:
         sub.direct = self._out.offer
         while True:
             try:
-                change = await sub.next()
+                change = await sub.receive.receive()
             except trio.EndOfChannel:
                 break
             await self._out.deliver(change)

@@ -21,6 +21,7 @@ from scsd import composing, schema
 from scsd.composing import Gate, Verdict
 from scsd.events import Change, Identity, TypingChange, Watcher
 from scsd.hub import Hub
+from scsd.inbox import Inbox
 from scsd.store import open_store
 
 S1 = "session_" + "1" * 16
@@ -80,7 +81,7 @@ def test_gate_forgets_old_state() -> None:
 # -- the hub ----------------------------------------------------------------------------------
 
 
-def _presences(sub_receive: trio.MemoryReceiveChannel[Change]) -> list[tuple[list[str], int]]:
+def _presences(sub_receive: Inbox[Change]) -> list[tuple[list[str], int]]:
     found = []
     while True:
         try:

@@ -15,6 +15,7 @@ from scsd import watcher
 from scsd.errors import StoreUnavailable
 from scsd.events import Change, Identity, Message, Session
 from scsd.hub import ALL_SESSIONS, Hub
+from scsd.inbox import Inbox
 from scsd.store import open_reader, open_store
 
 S1 = "session_" + "a" * 16
@@ -77,7 +78,7 @@ class FakeSource:
         return snapshot
 
 
-async def receive_ids(sub_receive: trio.MemoryReceiveChannel[Change], count: int) -> list[int]:
+async def receive_ids(sub_receive: Inbox[Change], count: int) -> list[int]:
     return [(await sub_receive.receive()).message.id for _ in range(count)]
 
 
