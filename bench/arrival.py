@@ -26,7 +26,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -45,11 +45,9 @@ from benchkit import (
     summary_ms,
     write_results,
 )
-from delivery import bare_writer, mcp_writer
+from delivery import RAW, Writer, bare_writer, mcp_writer
 from trio_websocket import open_websocket_url
 
-RAW = argparse.RawDescriptionHelpFormatter
-Writer = Callable[[], Awaitable[int]]
 LINE_SECONDS = 60.0
 GAP_PER_SUBSCRIBER = 20e-6  # pause after each message, per subscriber (0.22 s at 10,000)
 

@@ -121,11 +121,7 @@ class Hub:
         if change.kind == "session_update":
             followers |= self._by_session.get(ALL_SESSIONS, set())
         for sub in followers:
-            # Inlined `direct` check: this loop runs once per socket per event (SPEC §8).
-            direct = sub.direct
-            if direct is not None and not sub.receive and direct(change):
-                continue
-            if not sub.receive.put_nowait(change):
+            if not sub._deliver(change):
                 # Too slow (or gone): cut it off rather than stall everyone.
                 sub.dropped = True
                 sub._close()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Collection
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,9 +16,9 @@ import trio.testing
 from scsd import watcher
 from scsd.errors import StoreUnavailable
 from scsd.events import Change, Identity, Message, Session
-from scsd.hub import ALL_SESSIONS, Hub
+from scsd.hub import ALL_SESSIONS, Hub, Subscription
 from scsd.inbox import Inbox
-from scsd.store import open_reader, open_store
+from scsd.store import Store, open_reader, open_store
 
 S1 = "session_" + "a" * 16
 S2 = "session_" + "b" * 16
@@ -363,31 +365,51 @@ async def test_real_sqlite_session_and_memory_changes_are_published(tmp_path: Pa
     assert memory == [("set", "k"), ("deleted", "k")]
 
 
+@dataclass
+class _Own:
+    store: Store
+    sub: Subscription
+    state: watcher.WatcherState
+    wakeup: watcher.Wakeup
+    session_id: str
+
+
+@asynccontextmanager
+async def _own_writes(path: Path, *, wake: bool, poll: float, buffer: int = 100) -> AsyncIterator[_Own]:
+    """A real store whose messages go through `watcher.shortcut` (and wake the watcher if
+    `wake`), its watcher running, and a hub subscriber following one new session."""
+    hub, wakeup, state = Hub(buffer), watcher.Wakeup(), watcher.WatcherState()
+    on_commit = wakeup.set if wake else lambda: None
+    async with (
+        open_store(path, on_commit, on_message=watcher.shortcut(hub, state)) as store,
+        open_reader(path) as reader,
+    ):
+        session = await store.create_session("own writes", _identity().agent_id, {})
+        with hub.subscribe() as sub:
+            sub.add(session.id)
+            async with trio.open_nursery() as nursery:
+                await nursery.start(watcher.run, reader, hub, wakeup, poll, state)
+                yield _Own(store, sub, state, wakeup, session.id)
+                nursery.cancel_scope.cancel()
+
+
+async def _add(own: _Own, content: str) -> Message:
+    return await own.store.add_message(own.session_id, _identity(), content, "public", {}, None)
+
+
 async def test_own_message_is_published_in_the_writers_task_without_a_poll(tmp_path: Path) -> None:
     """With `shortcut` as on_message, the next id is in the hub when add_message returns,
     though the watcher was never woken; its session_update waits for the watcher (a poll)."""
-    path = tmp_path / "scsd.db"
-    hub, wakeup, state = Hub(buffer=100), watcher.Wakeup(), watcher.WatcherState()
     with trio.fail_after(10):
-        async with (
-            open_store(path, on_message=watcher.shortcut(hub, state)) as store,  # no wake-up
-            open_reader(path) as reader,
-        ):
-            creator = _identity()
-            session = await store.create_session("fast", creator.agent_id, {})
-            with hub.subscribe() as sub:
-                sub.add(session.id)
-                async with trio.open_nursery() as nursery:
-                    await nursery.start(watcher.run, reader, hub, wakeup, 60.0, state)
-                    sent = await store.add_message(session.id, creator, "now", "public", {}, None)
-                    got = sub.receive.receive_nowait()  # already there: no task ran meanwhile
-                    assert got.message == sent and state.last_id == sent.id
-                    assert state.touched == {session.id}
-                    wakeup.set()  # the watcher's next drain owes the session its update
-                    update = await sub.receive.receive()
-                    nursery.cancel_scope.cancel()
+        async with _own_writes(tmp_path / "scsd.db", wake=False, poll=60.0) as own:
+            sent = await _add(own, "now")
+            got = own.sub.receive.receive_nowait()  # already there: no task ran meanwhile
+            assert got.message == sent and own.state.last_id == sent.id
+            assert own.state.touched == {own.session_id}
+            own.wakeup.set()  # the watcher's next drain owes the session its update
+            update = await own.sub.receive.receive()
     assert update.kind == "session_update" and update.session is not None
-    assert update.session.updated_at == sent.timestamp and not state.touched
+    assert update.session.updated_at == sent.timestamp and not own.state.touched
 
 
 async def test_own_message_after_another_writers_waits_for_the_watcher_in_id_order(tmp_path: Path) -> None:
@@ -395,27 +417,15 @@ async def test_own_message_after_another_writers_waits_for_the_watcher_in_id_ord
     the shortcut leaves it, and the watcher publishes both, in id order, each once; then the
     shortcut takes over again."""
     path = tmp_path / "scsd.db"
-    hub, wakeup, state = Hub(buffer=100), watcher.Wakeup(), watcher.WatcherState()
     with trio.fail_after(10):
-        async with (
-            open_store(path, wakeup.set, on_message=watcher.shortcut(hub, state)) as store,
-            open_reader(path) as reader,
-        ):
-            creator = _identity()
-            session = await store.create_session("mixed", creator.agent_id, {})
-            with hub.subscribe() as sub:
-                sub.add(session.id)
-                async with trio.open_nursery() as nursery:
-                    await nursery.start(watcher.run, reader, hub, wakeup, 60.0, state)
-                    insert = _insert_from_another_connection
-                    await trio.to_thread.run_sync(insert, path, session.id, ["other"])
-                    ours = await store.add_message(session.id, creator, "ours", "public", {}, None)
-                    with pytest.raises(trio.WouldBlock):
-                        sub.receive.receive_nowait()  # not published by the shortcut
-                    got = [await sub.receive.receive() for _ in range(3)]
-                    last = await store.add_message(session.id, creator, "last", "public", {}, None)
-                    assert sub.receive.receive_nowait().message == last  # the next id again
-                    nursery.cancel_scope.cancel()
+        async with _own_writes(path, wake=True, poll=60.0) as own:
+            await trio.to_thread.run_sync(_insert_from_another_connection, path, own.session_id, ["other"])
+            ours = await _add(own, "ours")
+            with pytest.raises(trio.WouldBlock):
+                own.sub.receive.receive_nowait()  # not published by the shortcut
+            got = [await own.sub.receive.receive() for _ in range(3)]
+            last = await _add(own, "last")
+            assert own.sub.receive.receive_nowait().message == last  # the next id again
     assert [(c.kind, c.message.content if c.message else None) for c in got] == [
         ("new_message", "other"),
         ("new_message", "ours"),
@@ -430,35 +440,24 @@ async def test_concurrent_writers_in_and_out_of_process_deliver_each_message_onc
     """Ten tasks writing through the store (shortcut and wake-up) while another connection
     writes too: every message reaches the subscriber exactly once, in id order."""
     path = tmp_path / "scsd.db"
-    hub, wakeup, state = Hub(buffer=2000), watcher.Wakeup(), watcher.WatcherState()
     with trio.fail_after(60):
-        async with (
-            open_store(path, wakeup.set, on_message=watcher.shortcut(hub, state)) as store,
-            open_reader(path) as reader,
-        ):
-            creator = _identity()
-            session = await store.create_session("race", creator.agent_id, {})
+        async with _own_writes(path, wake=True, poll=0.05, buffer=2000) as own:
 
             async def write(n: int) -> None:
                 for i in range(20):
-                    await store.add_message(session.id, creator, f"{n}.{i}", "public", {}, None)
+                    await _add(own, f"{n}.{i}")
 
             def others() -> None:
                 for i in range(20):
-                    _insert_from_another_connection(path, session.id, [f"x{i}"])
+                    _insert_from_another_connection(path, own.session_id, [f"x{i}"])
 
-            with hub.subscribe() as sub:
-                sub.add(session.id)
-                async with trio.open_nursery() as nursery:
-                    await nursery.start(watcher.run, reader, hub, wakeup, 0.05, state)
-                    async with trio.open_nursery() as writers:
-                        for n in range(10):
-                            writers.start_soon(write, n)
-                        writers.start_soon(trio.to_thread.run_sync, others)
-                    ids: list[int] = []
-                    while len(ids) < 220:
-                        change = await sub.receive.receive()
-                        if change.message is not None:
-                            ids.append(change.message.id)
-                    nursery.cancel_scope.cancel()
+            async with trio.open_nursery() as writers:
+                for n in range(10):
+                    writers.start_soon(write, n)
+                writers.start_soon(trio.to_thread.run_sync, others)
+            ids: list[int] = []
+            while len(ids) < 220:
+                change = await own.sub.receive.receive()
+                if change.message is not None:
+                    ids.append(change.message.id)
     assert ids == sorted(set(ids)) and len(ids) == 220
