@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest, serve_websocket
 
-from scsd.ws_direct import text_frame
+from scsd.realtime.ws.wire import text_frame
 
 CONTENT = "bench message"
 

@@ -33,9 +33,9 @@ from trio_websocket import ConnectionClosed, connect_websocket_url
 BENCH: Final = Path(__file__).resolve().parent
 ROOT: Final = BENCH.parent
 RESULTS: Final = BENCH / "results"
-sys.path.insert(0, str(ROOT / "tests"))  # the crash harness's MCP client lives with the tests
+sys.path.insert(0, str(ROOT))  # the crash harness (tests/kit/crash.py) lives with the tests
 
-from crashkit import mint_token  # noqa: E402
+from tests.kit.crash import mint_token  # noqa: E402
 
 READY_LINE: Final = re.compile(r"scsd ready: UI http://\S+:(\d+)/ui/ .* ws://\S+:(\d+)/ws\s")
 START_SECONDS: Final = 60.0

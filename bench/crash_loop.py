@@ -31,8 +31,8 @@ from typing import Final
 import trio
 
 # The harness lives with the tests, which import it too.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from crashkit import (
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.kit.crash import (
     HTTP_TIMEOUT_SECONDS,
     START_SECONDS,
     STOP_SECONDS,

@@ -32,12 +32,17 @@ import trio
 import trio.testing
 from benchkit import print_table, ratio, write_results
 
-from scsd import net, ws
-from scsd.auth import Authority
-from scsd.events import Change, Identity, Message
-from scsd.hub import Hub
+from scsd.access.gatekeeper import Gatekeeper
+from scsd.access.tokens import Authority
+from scsd.model import Identity, Message
+from scsd.process import net
+from scsd.realtime.changes import Change
+from scsd.realtime.composing import Gate, TypingSignals
+from scsd.realtime.hub import Hub
+from scsd.realtime.ws import server as ws
+from scsd.realtime.ws.limits import WsConfig
+from scsd.realtime.ws.wire import text_frame
 from scsd.store import open_store
-from scsd.ws_direct import text_frame
 
 RAW = argparse.RawDescriptionHelpFormatter
 QUIET_SECONDS = 0.001
@@ -85,9 +90,10 @@ async def measure(sockets: int, messages: int) -> dict[str, Any]:
             authority = Authority("a" * 20, "b" * 20, "c" * 32, 3600)
             token = authority.issue(Identity("bench", "claude", frozenset({"read"}))).token
             stats, stop = ws.WsStats(), trio.Event()
-            cfg = ws.WsConfig(ping_interval_seconds=3600)  # the client never answers pings
+            cfg = WsConfig(ping_interval_seconds=3600)  # the client never answers pings
             sock = net.bind("127.0.0.1", 0, "WebSocket", "")
-            port = await nursery.start(ws.serve, hub, store, authority, cfg, sock, stop.wait, stats)
+            gatekeeper, typing = Gatekeeper(authority, store.is_revoked), TypingSignals(store, Gate())
+            port = await nursery.start(ws.serve, hub, store, gatekeeper, typing, cfg, sock, stop.wait, stats)
             session = await store.create_session("fan-out", "bench", {})
             target = f"/ws/{session.id}?token={token}"
             argv = [sys.executable, __file__, "--hold", str(port), str(sockets), target]

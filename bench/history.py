@@ -32,14 +32,16 @@ from typing import Any
 import trio
 from benchkit import median_of, print_table, ratio, summary_ms, write_results
 
-from scsd.auth import Authority
-from scsd.events import Identity
-from scsd.hub import Hub
-from scsd.mcp_tools import tool_functions
-from scsd.schema import fts_session
+from scsd.access.gatekeeper import Gatekeeper
+from scsd.access.tokens import Authority
+from scsd.mcp.server import tool_functions
+from scsd.mcp.tools import Services
+from scsd.model import Identity
+from scsd.realtime.composing import Gate, TypingSignals
+from scsd.realtime.hub import Hub
 from scsd.store import now_micros, open_store
-from scsd.textfold import searchable
-from scsd.tools import Services
+from scsd.store.schema import fts_session
+from scsd.store.textfold import searchable
 
 RAW = argparse.RawDescriptionHelpFormatter
 WORDS = [
@@ -164,7 +166,9 @@ async def measure(path: Path, queries: int, runs: int) -> dict[str, Any]:
     async with open_store(path) as store:
         authority = Authority("bench-api", "bench-admin", "bench-jwt-secret-" + "z" * 32, 3600)
         token = authority.issue(Identity("bench", "claude", frozenset({"read", "write"}))).token
-        svc = Services(store, Hub(256), authority, dict)
+        svc = Services(
+            store, Hub(256), Gatekeeper(authority, store.is_revoked), TypingSignals(store, Gate()), dict
+        )
         tools = {fn.__name__: fn for fn in tool_functions(svc)}
         sids = await _session_ids(store)
         newest = {sid: await store.last_message_id(sid) for sid in sids}

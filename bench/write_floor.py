@@ -21,7 +21,7 @@ from typing import Any
 
 from benchkit import print_table, raise_nofile, ratio, write_results
 
-from scsd.ws_direct import text_frame
+from scsd.realtime.ws.wire import text_frame
 
 FRAME = text_frame('{"type": "new_message", "data": {"content": "' + "x" * 360 + '"}}')
 

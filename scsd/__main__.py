@@ -1,3 +1,3 @@
-from scsd.cli import main
+from scsd.cli.main import main
 
 raise SystemExit(main())

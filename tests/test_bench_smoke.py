@@ -8,8 +8,10 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
 import trio
-from conftest import Running
+
+from tests.kit.daemon import Running
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
@@ -24,6 +26,8 @@ import idle_start
 import memory
 import write_floor
 from trio_websocket import open_websocket_url
+
+pytestmark = pytest.mark.slow  # real daemons and subprocesses
 
 
 def test_statistics_helpers() -> None:

@@ -18,7 +18,8 @@ from typing import Final
 import httpx
 import pytest
 import trio
-from crashkit import (
+
+from tests.kit.crash import (
     HTTP_TIMEOUT_SECONDS,
     POLL_SECONDS,
     STOP_SECONDS,
@@ -33,6 +34,8 @@ from crashkit import (
     spawn_daemon,
     write_until_failure,
 )
+
+pytestmark = pytest.mark.slow  # real daemons and subprocesses
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 crash_loop = importlib.import_module("crash_loop")

@@ -10,17 +10,17 @@ from typing import Any
 import httpx
 import pytest
 import trio
-from conftest import Running
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
-from helpers import next_event
-from test_ui import sign_in
 from trio_websocket import ConnectionClosed, open_websocket_url
 
 from scsd import daemon
 from scsd.config import Config
-from scsd.events import Endpoints
-from scsd.sdnotify import Notifier
+from scsd.model import Endpoints
+from scsd.process.sdnotify import Notifier
+from tests.kit.clients import next_event
+from tests.kit.daemon import Running
+from tests.kit.ui import sign_in
 
 
 async def test_message_added_over_mcp_reaches_websocket_subscriber(running: Running) -> None:

@@ -16,7 +16,9 @@ from typing import Any, Final
 import httpx
 import pytest
 import trio
-from crashkit import (
+from trio_websocket import open_websocket_url
+
+from tests.kit.crash import (
     HTTP_TIMEOUT_SECONDS,
     POLL_SECONDS,
     READY_LINE,
@@ -28,7 +30,8 @@ from crashkit import (
     mint_token,
     spawn_daemon,
 )
-from trio_websocket import open_websocket_url
+
+pytestmark = pytest.mark.slow  # real daemons and subprocesses
 
 MESSAGES: Final = 300  # written alternately: half through each daemon, concurrently
 RUN_SECONDS: Final = 120.0

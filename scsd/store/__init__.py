@@ -1,7 +1,9 @@
 """The store: every SQL statement of the daemon, behind one async interface (SPEC §3).
 
-One module per area (sessions, messages, search, memory, audit), combined into `Store`; the
-watcher's separate read connection is `Reader`. Nothing outside this package runs SQL.
+One module per area (sessions, messages, search, memory, audit, signals, transfer), combined
+into `Store`; the watcher's separate read connection is `Reader`; `schema` holds the
+migrations, `textfold` the folding of text for search, `sweeper` the task that deletes what
+has expired. Nothing outside this package runs SQL.
 """
 
 from __future__ import annotations
@@ -15,26 +17,26 @@ from pathlib import Path
 import sqlite_utils
 import trio
 
-from scsd import schema
-from scsd.events import Message
+from scsd.model import Message
+from scsd.store import schema
 from scsd.store._lane import BUSY_TIMEOUT_SECONDS, connect, now_micros, startup_error
 from scsd.store.audit import AuditOps
 from scsd.store.memory import ALL_SCOPES, MemoryOps
 from scsd.store.messages import MessageOps, MessagePage, Participants
-from scsd.store.reader import Reader, open_reader
+from scsd.store.reader import LoggedChange, Reader, open_reader
 from scsd.store.search import SearchOps
 from scsd.store.sessions import SessionOps
-from scsd.store.signals import SignalOps, TypingOutcome
+from scsd.store.signals import SignalOps
 from scsd.store.transfer import TransferOps
 
 __all__ = [
     "ALL_SCOPES",
     "BUSY_TIMEOUT_SECONDS",
+    "LoggedChange",
     "MessagePage",
     "Participants",
     "Reader",
     "Store",
-    "TypingOutcome",
     "connect",
     "now_micros",
     "open_reader",

@@ -16,7 +16,7 @@ import sqlite_utils
 import trio
 
 from scsd.errors import StartupError, StoreUnavailable
-from scsd.events import Message, Session
+from scsd.model import Message, Session
 
 T = TypeVar("T")
 BUSY_TIMEOUT_SECONDS: Final = 10.0
@@ -162,9 +162,6 @@ class Lane:
             if fault_reason(e) is None and not isinstance(e, sqlite3.OperationalError):
                 raise
             raise unavailable(e, "database access") from e
-
-    def _message_sent(self, agent_id: str, session_id: str) -> None:
-        """Hook: `agent_id` just posted to `session_id` (the typing gate forgets its start)."""
 
     async def _write(self, fn: Callable[[sqlite_utils.Database], T], *, notify: bool = True) -> T:
         """Run `fn` in one write transaction; wake the watcher after it commits."""

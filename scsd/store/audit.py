@@ -11,7 +11,7 @@ from typing import Any
 import sqlite_utils
 
 from scsd.errors import StoreUnavailable
-from scsd.events import iso_from_micros
+from scsd.model import iso_from_micros
 from scsd.store._lane import Lane, dump, now_micros
 
 logger = logging.getLogger(__name__)

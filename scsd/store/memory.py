@@ -9,7 +9,7 @@ from typing import Any, Final
 import sqlite_utils
 
 from scsd.errors import AlreadyExists, NotFound
-from scsd.events import MemoryEntry
+from scsd.model import MemoryEntry
 from scsd.store._lane import Lane, dump, log_change, now_micros, session_exists
 
 ALL_SCOPES: Final = "all"

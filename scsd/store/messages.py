@@ -8,12 +8,12 @@ from typing import Any
 
 import sqlite_utils
 
+from scsd.access.visibility import sql_clause
 from scsd.errors import NotFound
-from scsd.events import VISIBILITIES, Identity, Message
-from scsd.schema import fts_session
+from scsd.model import VISIBILITIES, Identity, Message
 from scsd.store._lane import MESSAGE_COLUMNS, Lane, dump, now_micros, session_exists, to_message
-from scsd.textfold import searchable
-from scsd.visibility import sql_clause
+from scsd.store.schema import fts_session
+from scsd.store.textfold import searchable
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,6 @@ class MessageOps(Lane):
                            visibility, message_type, metadata, now, parent_message_id)  # fmt: skip
 
         message = await self._write(run)
-        self._message_sent(sender.agent_id, session_id)
         self._on_message(message)
         return message
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Collection
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlite_utils
 import trio
 
-from scsd.composing import TYPING_SECONDS
-from scsd.events import Change, MemoryChange, Message, Session, TypingChange
+from scsd.model import Message, Session
 from scsd.store._lane import (
     BUSY_TIMEOUT_SECONDS,
     MESSAGE_COLUMNS,
@@ -21,6 +21,20 @@ from scsd.store._lane import (
     to_session,
     unavailable,
 )
+
+
+@dataclass(frozen=True)
+class LoggedChange:
+    """A `change_log` row: a session created (`kind` "session", with the session's current
+    row in `session`), session memory set or deleted ("memory"), or typing ("typing")."""
+
+    kind: str
+    session_id: str
+    agent_id: str | None
+    key: str | None
+    action: str
+    timestamp: int
+    session: Session | None = None
 
 
 class Reader:
@@ -84,21 +98,21 @@ class Reader:
             self._messages_seen = version
         return batch
 
-    async def changes_after(self, limit: int) -> list[Change]:
-        """Session and session-memory changes logged since the last call (or since `max_id`),
-        as `session_update` / `memory_update` changes; [] at once if nothing was committed."""
+    async def changes_after(self, limit: int) -> list[LoggedChange]:
+        """Session, session-memory and typing changes logged since the last call (or since
+        `max_id`), oldest first; [] at once if nothing was committed."""
         version = self.data_version()
         if version is not None and version == self._log_seen:
             await trio.lowlevel.checkpoint()
             return []
 
-        def run() -> list[Change]:
+        def run() -> list[LoggedChange]:
             try:
                 return poll()
             except sqlite3.Error as e:
                 raise unavailable(e, "reading the change log") from e
 
-        def poll() -> list[Change]:
+        def poll() -> list[LoggedChange]:
             rows = self._db.execute(
                 "SELECT id, kind, session_id, agent_id, key, action, timestamp FROM change_log"
                 " WHERE id > ? ORDER BY id LIMIT ?",
@@ -109,15 +123,12 @@ class Reader:
             if rows:
                 self._log_cursor = rows[-1][0]
             sessions = self._sessions({r[2] for r in rows if r[1] == "session"})
-            changes = []
-            for _, kind, sid, agent_id, key, action, ts in rows:
-                if kind == "memory":
-                    changes.append(Change.memory_update(MemoryChange(action, agent_id, key, sid, ts)))
-                elif kind == "typing":
-                    changes.append(Change.typing_update(typing_change(sid, agent_id, action, ts)))
-                elif sid in sessions:
-                    changes.append(Change.session_update(sessions[sid]))
-            return changes
+            return [
+                LoggedChange(
+                    kind, sid, agent_id, key, action, ts, sessions.get(sid) if kind == "session" else None
+                )
+                for _, kind, sid, agent_id, key, action, ts in rows
+            ]
 
         return await trio.to_thread.run_sync(run, limiter=self._one_at_a_time)
 
@@ -153,13 +164,6 @@ class Reader:
             return int(self._probe.execute("PRAGMA data_version").fetchall()[0][0])
         except sqlite3.Error:
             return None
-
-
-def typing_change(session_id: str, agent_id: str, action: str, timestamp: int) -> TypingChange:
-    """A logged typing row as the event subscribers get: a start lapses TYPING_SECONDS later."""
-    start = action == "start"
-    expires_at = timestamp + round(TYPING_SECONDS * 1_000_000) if start else None
-    return TypingChange(session_id, agent_id, start, expires_at)
 
 
 @contextlib.asynccontextmanager

@@ -8,11 +8,11 @@ from typing import Any, Final
 import sqlite_utils
 
 from scsd.errors import NotFound
-from scsd.events import Identity, Message
-from scsd.schema import fts_session
+from scsd.model import Identity, Message
 from scsd.store._lane import MESSAGE_COLUMNS, Lane, session_exists, to_message
 from scsd.store.messages import visible_where
-from scsd.textfold import searchable
+from scsd.store.schema import fts_session
+from scsd.store.textfold import searchable
 
 MAX_TRIGRAMS: Final = 64
 # The session column is matched on the id's last 8 hex digits (6 trigrams) rather than all

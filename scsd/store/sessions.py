@@ -8,7 +8,7 @@ from typing import Any
 import sqlite_utils
 
 from scsd.errors import NotFound
-from scsd.events import Session
+from scsd.model import Session
 from scsd.store._lane import Lane, dump, log_change, now_micros, to_session
 
 

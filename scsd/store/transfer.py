@@ -16,10 +16,10 @@ from pathlib import Path
 import sqlite_utils
 
 from scsd.errors import AlreadyExists
-from scsd.events import Message, Session
-from scsd.schema import fts_session
+from scsd.model import Message, Session
 from scsd.store._lane import Lane, dump, log_change, session_exists
-from scsd.textfold import searchable
+from scsd.store.schema import fts_session
+from scsd.store.textfold import searchable
 
 
 @dataclass(frozen=True)

@@ -1,30 +1,31 @@
 """UI sign-in: a signed, HttpOnly, SameSite=Strict cookie holding an identity and a CSRF token.
 
 The admin key signs in as an admin; the agent API key signs in as the agent id/type given
-in the form, with that type's permissions (never admin). The cookie is signed with a key
-derived from the daemon's JWT secret (itsdangerous, its own salt), so rotating that secret
-signs everyone out. The browser never sees a bearer token except the short-lived one
+in the form, with that type's permissions (never admin). The cookie's value is made and read
+by `scsd.access.cookies` (the gatekeeper reads the same cookie on the WebSocket and SSE
+endpoints). The browser never sees a bearer token except the short-lived one
 `GET /ui/api/token` mints for the WebSocket/SSE `?token=`.
 """
 
 from __future__ import annotations
 
 import hmac
-import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from http.cookies import CookieError, SimpleCookie
 from typing import Any, Final
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from quart import Response, request
 
-from scsd.auth import ALL_PERMISSIONS, MAX_AGENT_ID, MAX_AGENT_TYPE, Authority, normalize_agent_type
-from scsd.events import Identity
-from scsd.keys import Keys
+from scsd.access.cookies import SESSION_COOKIE, SESSION_SECONDS, SessionCookies, SignedIn
+from scsd.access.gatekeeper import Gatekeeper
+from scsd.access.tokens import ALL_PERMISSIONS, MAX_AGENT_ID, MAX_AGENT_TYPE, normalize_agent_type
+from scsd.model import Identity
+from scsd.process.keyfile import Keys
+from scsd.realtime.composing import TypingSignals
 
-SESSION_COOKIE: Final = "scsd_ui"
+__all__ = ["SESSION_COOKIE", "SignedIn", "UiAuth", "UiDeps"]
+
 LOGIN_COOKIE: Final = "scsd_ui_login"  # pre-sign-in CSRF nonce (double submit)
-SESSION_SECONDS: Final = 12 * 3600
 UI_TOKEN_SECONDS: Final = 600  # the WebSocket/SSE token: re-fetched on every (re)connect
 CSRF_FIELD: Final = "csrf_token"
 CSRF_HEADER: Final = "X-CSRF-Token"
@@ -33,27 +34,22 @@ ADMIN_TYPE: Final = "admin"
 
 @dataclass(frozen=True)
 class UiDeps:
-    """What the UI needs from the daemon: the keys (sign-in, cookie signing, tokens) and the
-    WebSocket port the session page connects to."""
+    """What the UI needs from the daemon: the gatekeeper (key checks, tokens), the sign-in
+    cookies, the keys (the agent key for client set-up), the WebSocket port the live pages
+    connect to, the typing signals, and the health report (`/ui/health`)."""
 
+    gatekeeper: Gatekeeper
+    cookies: SessionCookies
     keys: Keys
     ws_port: int
-
-
-@dataclass(frozen=True)
-class SignedIn:
-    identity: Identity
-    csrf: str
+    typing: TypingSignals
+    health: Callable[[], Awaitable[tuple[dict[str, Any], bool]]]
 
 
 class UiAuth:
     def __init__(self, deps: UiDeps) -> None:
-        k = deps.keys
-        # Same keys and secret as the daemon's Authority, but a short token lifetime.
-        self.authority = Authority(
-            k.api_key.reveal(), k.admin_key.reveal(), k.jwt_secret.reveal(), UI_TOKEN_SECONDS
-        )
-        self._signer = URLSafeTimedSerializer(k.jwt_secret.reveal(), salt="scsd-ui-session")
+        self.authority = deps.gatekeeper.authority
+        self._cookies = deps.cookies
 
     def sign_in(self, key: str, agent_id: str, agent_type: str) -> Identity | str:
         """The identity for a login form, or why it is refused."""
@@ -72,43 +68,14 @@ class UiAuth:
 
     def current(self) -> SignedIn | None:
         """Who the request's cookie says is signed in, if it is genuine and fresh."""
-        return self.from_cookie(request.cookies.get(SESSION_COOKIE))
-
-    def identity_from_cookie_header(self, header: str | None) -> Identity | None:
-        """The signed-in identity in a raw `Cookie:` header (the WebSocket and SSE endpoints
-        accept the UI's cookie as credentials, SPEC §4)."""
-        if not header:
-            return None
-        jar = SimpleCookie()
-        try:
-            jar.load(header)
-        except CookieError:
-            return None
-        morsel = jar.get(SESSION_COOKIE)
-        signed_in = self.from_cookie(morsel.value if morsel else None)
-        return signed_in.identity if signed_in else None
-
-    def from_cookie(self, raw: str | None) -> SignedIn | None:
-        if not raw:
-            return None
-        try:
-            data: Any = self._signer.loads(raw, max_age=SESSION_SECONDS)
-        except BadSignature:
-            return None
-        try:
-            perms = frozenset(str(p) for p in data["p"]) & ALL_PERMISSIONS
-            return SignedIn(Identity(str(data["a"]), str(data["t"]), perms), str(data["c"]))
-        except (KeyError, TypeError):
-            return None
+        return self._cookies.read(request.cookies.get(SESSION_COOKIE))
 
     def set_session(self, response: Response, who: Identity) -> None:
-        payload = {"a": who.agent_id, "t": who.agent_type, "p": sorted(who.permissions),
-                   "c": secrets.token_urlsafe(32)}  # fmt: skip
-        _set_cookie(response, SESSION_COOKIE, self._signer.dumps(payload), SESSION_SECONDS)
+        _set_cookie(response, SESSION_COOKIE, self._cookies.issue(who), SESSION_SECONDS)
         response.delete_cookie(LOGIN_COOKIE, path="/")
 
     def mint_token(self, who: Identity) -> tuple[str, int]:
-        issued = self.authority.issue(who)
+        issued = self.authority.issue(who, ttl_seconds=UI_TOKEN_SECONDS)
         return issued.token, issued.expires_at
 
 

@@ -12,10 +12,9 @@ from typing import Final
 
 from quart import Blueprint, Response, request
 
-from scsd.auth import Authority
-from scsd.commands import client_config as cc
 from scsd.config import Config
-from scsd.events import Identity, iso_from_micros
+from scsd.config import clients as cc
+from scsd.model import Identity, iso_from_micros
 from scsd.store import Store
 from scsd.ui.auth import CSRF_FIELD, UiDeps, csrf_ok
 from scsd.ui.kit import PageKit, to_login
@@ -28,9 +27,7 @@ def register(bp: Blueprint, store: Store, kit: PageKit, deps: UiDeps, config: Co
     """Add `/ui/clients` (GET: placeholders; POST: mint a token and fill it in) to `bp`."""
     keys = deps.keys
     # The agent token's lifetime is the daemon's (token_ttl_seconds), not the UI's 10 minutes.
-    authority = Authority(
-        keys.api_key.reveal(), keys.admin_key.reveal(), keys.jwt_secret.reveal(), config.token_ttl_seconds
-    )
+    authority = deps.gatekeeper.authority
 
     def clients(me: Identity, url: str, headers: dict[str, str]) -> list[dict[str, object]]:
         target = cc.target(config, url, me.agent_id, me.agent_type, headers)
@@ -68,7 +65,7 @@ def register(bp: Blueprint, store: Store, kit: PageKit, deps: UiDeps, config: Co
         if not csrf_ok(me, (await request.form).get(CSRF_FIELD)):
             return await kit.refuse(me, 403, "Form expired", "CSRF token missing or wrong; reload the page.")
         who = me.identity
-        issued = authority.issue(who)
+        issued = authority.issue(who, ttl_seconds=config.token_ttl_seconds)
         api_key = None if who.is_admin else keys.api_key.reveal()
         await store.audit("jwt_token_generated", who.agent_id,
                           metadata={"agent_type": who.agent_type, "permissions": sorted(who.permissions),

@@ -13,12 +13,11 @@ from typing import Final
 
 from quart import Blueprint, request
 
-from scsd import validation
-from scsd.errors import NotFound
-from scsd.events import VISIBILITIES, Identity, JsonObject, Session
-from scsd.replies import ToolError
+from scsd.access import validation
+from scsd.errors import NotFound, ToolError
+from scsd.model import VISIBILITIES, Identity, JsonObject, Session
+from scsd.realtime.composing import TypingSignals
 from scsd.store import Store
-from scsd.tools.signals import signal_typing
 from scsd.ui.auth import CSRF_HEADER, UiAuth, csrf_ok
 
 DASHBOARD_SESSIONS: Final = 200
@@ -53,7 +52,7 @@ async def summaries(store: Store, viewer: Identity, updated_after_micros: int = 
     return [await summarize(store, viewer, s) for s in sessions if s.updated_at > updated_after_micros]
 
 
-def add_routes(bp: Blueprint, store: Store, auth: UiAuth) -> None:
+def add_routes(bp: Blueprint, store: Store, auth: UiAuth, typing: TypingSignals) -> None:
     """Add `GET /ui/api/sessions`, `/ui/api/sessions/<id>/summary`,
     `/ui/api/sessions/<id>/messages` and `POST /ui/api/sessions/<id>/typing` to the UI's
     blueprint."""
@@ -96,7 +95,7 @@ def add_routes(bp: Blueprint, store: Store, auth: UiAuth) -> None:
         body = await request.get_json(force=True, silent=True)
         flag = body.get("typing") if isinstance(body, dict) else None
         try:
-            reply = await signal_typing(store, me, session_id, flag)
+            reply = await typing.signal(me, session_id, flag)
         except ToolError as e:
             status = TYPING_STATUS.get(e.code, 400)
             message = {

@@ -15,10 +15,9 @@ from urllib.parse import parse_qsl, urlencode
 
 from quart import Blueprint, Response, request
 
-from scsd import validation
-from scsd.errors import NotFound
-from scsd.events import Identity, MemoryEntry, iso_from_micros
-from scsd.replies import ToolError
+from scsd.access import validation
+from scsd.errors import NotFound, ToolError
+from scsd.model import Identity, MemoryEntry, iso_from_micros
 from scsd.store import Store, now_micros
 from scsd.ui.auth import CSRF_FIELD, SignedIn, csrf_ok
 from scsd.ui.kit import PageKit, see_other, to_login

@@ -9,11 +9,10 @@ from typing import Final
 
 from quart import Blueprint, Response, render_template, request
 
-from scsd import __version__, validation
-from scsd.errors import NotFound
-from scsd.events import VISIBILITIES, Identity, iso_from_micros
-from scsd.health import HealthSources, report
-from scsd.replies import ToolError
+from scsd import __version__
+from scsd.access import validation
+from scsd.errors import NotFound, ToolError
+from scsd.model import VISIBILITIES, Identity, iso_from_micros
 from scsd.store import Store, now_micros
 from scsd.ui import live_api
 from scsd.ui.auth import (
@@ -32,7 +31,7 @@ PAGE_MESSAGES: Final = 500
 LOGIN: Final = "/ui/login"
 
 
-def blueprint(store: Store, health: HealthSources, deps: UiDeps) -> Blueprint:
+def blueprint(store: Store, deps: UiDeps) -> Blueprint:
     bp = Blueprint("ui", __name__)
     auth = UiAuth(deps)
 
@@ -88,7 +87,7 @@ def blueprint(store: Store, health: HealthSources, deps: UiDeps) -> Blueprint:
     async def health_page() -> Response:
         if (me := auth.current()) is None:
             return to_login()
-        body, healthy = await report(health)
+        body, healthy = await deps.health()
         return await page("health.html", me, 200 if healthy else 503, healthy=healthy,
                           report=json.dumps(body, indent=2, ensure_ascii=False))  # fmt: skip
 
@@ -152,7 +151,7 @@ def blueprint(store: Store, health: HealthSources, deps: UiDeps) -> Blueprint:
         token, expires_at = auth.mint_token(me.identity)
         return {"token": token, "expires_at": expires_at}, 200, no_store
 
-    live_api.add_routes(bp, store, auth)
+    live_api.add_routes(bp, store, auth, deps.typing)
     return bp
 
 

@@ -1,0 +1,106 @@
+"""`scsd status [--json]`: probe a running daemon's `/health`; the exit status says how it is."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+
+from scsd.config import Config
+from scsd.errors import StartupError
+from scsd.process import net, tls
+
+EXIT_OK: Final = 0
+EXIT_DEGRADED: Final = 1
+EXIT_NOT_RUNNING: Final = 3
+EXIT_USAGE: Final = 2
+PROBE_SECONDS: Final = 5.0
+
+
+def health_url(config: Config) -> str:
+    """Where the daemon configured by `config` answers `/health`; a wildcard bind address
+    is probed on loopback."""
+    return f"{net.local_url(config.host, config.port, tls=config.tls)}/health"
+
+
+def run(config: Config) -> int:
+    """Print the daemon's health (or its JSON with `--json`).
+
+    Returns:
+        0 when the daemon reports "ok", 1 when it reports anything else, 3 when no scsd
+        answers at the configured address.
+    """
+    url = health_url(config)
+    try:
+        # With TLS, trust exactly the certificate the daemon is configured to serve.
+        verify = True if config.certfile is None else tls.pinned_client_context(config.certfile)
+        response = httpx.get(url, timeout=PROBE_SECONDS, verify=verify)
+        body = response.json()
+    except StartupError as e:
+        print(f"scsd: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except (httpx.HTTPError, ValueError):
+        body = None
+    if not isinstance(body, dict) or "status" not in body:
+        base = url.removesuffix("/health")
+        print(f"scsd: no scsd answering at {base}; is it running? (scsd serve)", file=sys.stderr)
+        return EXIT_NOT_RUNNING
+    _add_database_size(body, config)
+    if config.command_args.get("json"):
+        print(json.dumps(body, indent=2, ensure_ascii=False))
+    else:
+        print(render(body, url.removesuffix("/health")))
+    return EXIT_OK if body["status"] == "ok" else EXIT_DEGRADED
+
+
+def render(health: dict[str, Any], http_url: str) -> str:
+    """The health document as a few aligned lines for a person."""
+    ws = health.get("websocket") or {}
+    watcher = health.get("watcher") or {}
+    db = health.get("database") or {}
+    lag = watcher.get("lag_seconds")
+    counts = ", ".join(f"{db[k]} {k.replace('_', ' ')}" for k in ("sessions", "messages") if k in db)
+    size = db.get("size_bytes")
+    rows = [
+        ("status", str(health.get("status"))),
+        ("version", str(health.get("version"))),
+        ("http", http_url),
+        ("websocket", f"{'wss' if http_url.startswith('https:') else 'ws'}://"
+                      f"{_url_host(str(ws.get('host')))}:{ws.get('port')}/ws"),
+        ("connections", str(ws.get("connections"))),
+        ("watcher", f"{watcher.get('status', '?')}, last id {watcher.get('last_id')}, "
+                    f"lag {'-' if lag is None else f'{lag:.3f} s'}"),
+        ("database", f"{db.get('status', '?')}, {db.get('path')}"),
+        ("size", "unknown" if size is None else f"{size} bytes"),
+    ]  # fmt: skip
+    if counts:
+        rows.append(("rows", counts))
+    if "error" in db:
+        rows.append(("error", str(db["error"])))
+    width = max(len(label) for label, _ in rows)
+    return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
+
+
+def _add_database_size(health: dict[str, Any], config: Config) -> None:
+    """Add `database.size_bytes` (the file plus its WAL) when the file is readable here."""
+    db = health.setdefault("database", {})
+    if not isinstance(db, dict) or "size_bytes" in db:
+        return
+    path = Path(str(db.get("path") or config.database))
+    size = _file_size(path)
+    if size is not None:
+        db["size_bytes"] = size + (_file_size(path.with_name(path.name + "-wal")) or 0)
+
+
+def _file_size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

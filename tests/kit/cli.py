@@ -1,0 +1,60 @@
+"""The `scsd` command for tests: run it as a real subprocess, read the configs it prints."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any, Final
+
+import trio
+
+RUN_SECONDS: Final = 30.0
+_NOT_INHERITED: Final = ("SHARED_CONTEXT_", "LOG_LEVEL", "STATE_DIRECTORY")
+
+
+async def run_scsd(*args: str | Path) -> subprocess.CompletedProcess[bytes]:
+    """Run `python -m scsd ARGS` to completion, in an environment without scsd settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_NOT_INHERITED)}
+    with trio.fail_after(RUN_SECONDS):
+        return await trio.run_process(
+            [sys.executable, "-m", "scsd", *map(str, args)],
+            capture_stdout=True,
+            capture_stderr=True,
+            check=False,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+
+
+def server_entry(client: str, out: str) -> dict[str, Any]:
+    """The server entry of a printed config, with Gemini's `httpUrl` read as `url`."""
+    if client in ("claude-code", "claude"):
+        command_line, blank, rest = out.partition("\n\n")
+        assert blank and "\n" not in command_line
+        entry = json.loads(rest)["mcpServers"]["scsd"]
+        words = shlex.split(command_line)
+        assert words[:6] == ["claude", "mcp", "add", "--transport", "http", "scsd"]
+        assert words[6] == entry["url"] and entry["type"] == "http"
+        pairs = words[7:]
+        assert pairs[::2] == ["--header"] * (len(pairs) // 2)
+        assert dict(h.split(": ", 1) for h in pairs[1::2]) == entry["headers"]
+        return dict(entry)
+    if client == "codex":
+        return dict(tomllib.loads(out)["mcp_servers"]["scsd"])
+    data = json.loads(out)
+    if client == "generic":
+        assert data["transport"] == "streamable-http"
+        return dict(data)
+    if client == "vscode":
+        entry = data["servers"]["scsd"]
+        assert entry["type"] == "http"
+        return dict(entry)
+    entry = dict(data["mcpServers"]["scsd"])
+    if client == "gemini":
+        entry["url"] = entry.pop("httpUrl")
+    return entry
