@@ -5,6 +5,7 @@ layer alone).
 
     uv run python bench/add_message.py [--calls 300] [--runs 3]
     uv run python bench/add_message.py --reference /tmp/refvenv/bin/shared-context-server
+    uv run python bench/add_message.py --before /tmp/before   # A/B: another scsd tree, same run
 
 With `--reference PATH`, the reference `shared-context-server` (1.1.10, installed in its own
 venv, see docs/performance.md) is started on free ports in a temporary dir and measured the
@@ -15,6 +16,7 @@ Each client is one MCP session (plain JSON-RPC POSTs with httpx, one keep-alive 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
 import subprocess
@@ -144,15 +146,25 @@ async def reference_server(command: str) -> AsyncIterator[Target]:
                 await proc.wait()
 
 
-async def run(calls: int, runs: int, reference: str | None) -> dict[str, Any]:
-    async with spawn_daemon() as daemon:
+@asynccontextmanager
+async def scsd_target(name: str, tree: str | None = None) -> AsyncIterator[Target]:
+    """A daemon of this tree, or of another checkout `tree` (its `scsd` package first on
+    PYTHONPATH, with this venv's dependencies): an A/B in one run."""
+    env = None if tree is None else {"PYTHONPATH": tree}  # an absolute path (main)
+    async with spawn_daemon(env=env) as daemon:
         token = daemon.token("bench")
         sid = await create_session(daemon.mcp_url, token)
-        scsd = Target("scsd", daemon.mcp_url, sid, {"Authorization": f"Bearer {token}"})
-        if reference is None:
-            return await measure([scsd], calls, runs)
-        async with reference_server(reference) as ref:
-            return await measure([scsd, ref], calls, runs)
+        yield Target(name, daemon.mcp_url, sid, {"Authorization": f"Bearer {token}"})
+
+
+async def run(calls: int, runs: int, reference: str | None, before: str | None) -> dict[str, Any]:
+    async with contextlib.AsyncExitStack() as stack:
+        targets = [await stack.enter_async_context(scsd_target("scsd"))]
+        if before is not None:
+            targets.append(await stack.enter_async_context(scsd_target("before", before)))
+        if reference is not None:
+            targets.append(await stack.enter_async_context(reference_server(reference)))
+        return await measure(targets, calls, runs)
 
 
 def table(results: dict[str, Any]) -> None:
@@ -162,9 +174,10 @@ def table(results: dict[str, Any]) -> None:
         rows.append([name, m["add_message_x1"], m["add_message_x10"], m["get_usage_guidance_x1"],
                      m["get_usage_guidance_x10"], ratio(m["add_message_x1"], m["get_usage_guidance_x1"]),
                      ratio(m["add_message_x10"], m["get_usage_guidance_x10"])])  # fmt: skip
-    if "reference" in results:
-        s, ref = results["scsd"]["median"], results["reference"]["median"]
-        rows.append(["scsd/ref", *(ratio(s[k], ref[k]) for k in s), "", ""])
+    for other in ("before", "reference"):
+        if other in results:
+            s, o = results["scsd"]["median"], results[other]["median"]
+            rows.append([f"scsd/{other[:6]}", *(ratio(s[k], o[k]) for k in s), "", ""])
     print_table(["server", "add x1", "add x10", "noop x1", "noop x10", "add/noop x1", "add/noop x10"], rows)
     print("(calls/s, medians over runs; noop = get_usage_guidance)")
 
@@ -174,8 +187,11 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=300, help="calls per measurement (default 300)")
     parser.add_argument("--runs", type=int, default=3, help="runs (default 3)")
     parser.add_argument("--reference", metavar="PATH", help="reference server executable")
+    parser.add_argument("--before", metavar="TREE", help="another scsd checkout to measure in the same run")
     args = parser.parse_args()
-    results = trio.run(run, args.calls, args.runs, args.reference)
+    if args.before:
+        args.before = os.path.abspath(args.before)
+    results = trio.run(run, args.calls, args.runs, args.reference, args.before)
     table(results)
     print("wrote", write_results("add_message", vars(args), results))
 

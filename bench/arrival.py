@@ -4,6 +4,7 @@ socket, for 1, 100, 1,000 and 10,000 subscribers on one session.
 
     uv run python bench/arrival.py                         # 1, 100 and 1,000 subscribers
     uv run python bench/arrival.py --subscribers 10000 --messages 5
+    uv run python bench/arrival.py --subscribers 1000 --before /tmp/before   # A/B, same run
 
 bench/delivery.py times arrivals with trio-websocket clients in its own process, so its
 figures include that client reading 1,000 sockets one after another (~50 ms: the bare
@@ -21,7 +22,9 @@ on this machine, which no one-threaded server can beat.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -123,39 +126,59 @@ async def measure_run(fleet: Fleet, write: Writer, messages: int, gap: float) ->
 
 
 async def measure(
-    port: int, targets: Sequence[str], write: Writer, size: int, messages: int, runs: int
+    fleets: dict[str, tuple[Fleet, Writer]], size: int, messages: int, runs: int
 ) -> dict[str, Any]:
+    """Per target, `runs` runs of `messages` messages; the targets' runs interleaved, so that
+    what the machine does meanwhile falls on all of them alike."""
     # Each message alone: scsd also sends every subscriber a `session_update` after each
     # message, and a message written while that second fan-out runs would wait for it.
     gap = 0.02 + size * GAP_PER_SUBSCRIBER
-    async with open_fleet(port, size, targets) as fleet:
+    for fleet, write in fleets.values():
         await measure_run(fleet, write, 1, gap)  # warm-up
-        per_run = [await measure_run(fleet, write, messages, gap) for _ in range(runs)]
-    return {"median": median_of(per_run), "runs": per_run}
+    per_run: dict[str, list[dict[str, float]]] = {name: [] for name in fleets}
+    for _ in range(runs):
+        for name, (fleet, write) in fleets.items():
+            per_run[name].append(await measure_run(fleet, write, messages, gap))
+    return {name: {"median": median_of(rows), "runs": rows} for name, rows in per_run.items()}
 
 
-async def run(counts: Sequence[int], messages: int, runs: int) -> dict[str, Any]:
-    raise_nofile(max(counts) + 2000)
-    results: dict[str, Any] = {}
-    async with spawn_daemon() as daemon, spawn_bare() as bare, spawn_bare(direct=True) as floor:
-        tokens = bench_tokens(daemon.data_dir, max(counts))
+@asynccontextmanager
+async def scsd_under_test(
+    count: int, tree: str | None = None
+) -> AsyncIterator[tuple[int, list[str], Writer]]:
+    """A daemon (of this tree, or of the checkout `tree`: an A/B in one run), its WebSocket
+    port, `count` subscriber targets on one session, and a writer of messages into it."""
+    env = None if tree is None else {"PYTHONPATH": tree}  # an absolute path (main)
+    async with spawn_daemon(env=env) as daemon:
+        tokens = bench_tokens(daemon.data_dir, count)
         session_id = await create_session(daemon.mcp_url, tokens[0])
-        targets = [f"/ws/{session_id}?token={t}" for t in tokens]
-        port = daemon.ws_port
-        async with (
-            mcp_session(daemon.mcp_url, tokens[0]) as mcp,
-            open_websocket_url(f"{bare.ws_url}/fire") as fire,
-            open_websocket_url(f"{floor.ws_url}/fire") as fire_floor,
-        ):
-            for n in counts:
-                bare_ws = ["/ws/bare"]
-                row = {
-                    "scsd": await measure(port, targets, mcp_writer(mcp, session_id), n, messages, runs),
-                    "bare": await measure(bare.port, bare_ws, bare_writer(fire), n, messages, runs),
-                    "floor": await measure(floor.port, bare_ws, bare_writer(fire_floor), n, messages, runs),
+        async with mcp_session(daemon.mcp_url, tokens[0]) as mcp:
+            yield daemon.ws_port, [f"/ws/{session_id}?token={t}" for t in tokens], mcp_writer(mcp, session_id)
+
+
+async def run(counts: Sequence[int], messages: int, runs: int, before: str | None) -> dict[str, Any]:
+    raise_nofile(max(counts) * (4 if before else 3) + 2000)
+    results: dict[str, Any] = {}
+    async with contextlib.AsyncExitStack() as stack:
+        daemons = {"scsd": await stack.enter_async_context(scsd_under_test(max(counts)))}
+        if before is not None:
+            daemons["before"] = await stack.enter_async_context(scsd_under_test(max(counts), before))
+        bare = await stack.enter_async_context(spawn_bare())
+        floor = await stack.enter_async_context(spawn_bare(direct=True))
+        fire = await stack.enter_async_context(open_websocket_url(f"{bare.ws_url}/fire"))
+        fire_floor = await stack.enter_async_context(open_websocket_url(f"{floor.ws_url}/fire"))
+        targets = {name: (port, paths, write) for name, (port, paths, write) in daemons.items()}
+        targets["bare"] = (bare.port, ["/ws/bare"], bare_writer(fire))
+        targets["floor"] = (floor.port, ["/ws/bare"], bare_writer(fire_floor))
+        for n in counts:
+            async with contextlib.AsyncExitStack() as fleets_open:
+                fleets = {
+                    name: (await fleets_open.enter_async_context(open_fleet(port, n, paths)), write)
+                    for name, (port, paths, write) in targets.items()
                 }
-                results[str(n)] = {"messages_per_run": messages, **row}
-                print(f"  {n}: " + "  ".join(f"{k} {v['median']}" for k, v in row.items()), flush=True)
+                row = await measure(fleets, n, messages, runs)
+            results[str(n)] = {"messages_per_run": messages, **row}
+            print(f"  {n}: " + "  ".join(f"{k} {v['median']}" for k, v in row.items()), flush=True)
     return results
 
 
@@ -170,6 +193,16 @@ def table(results: dict[str, Any]) -> None:
     header = ("subs p50 p99 all call_p50 read_p50 late bare_p50 bare_p99 bare_all "
               "floor_p50 floor_p99 floor_all x_floor_p50 x_floor_all")  # fmt: skip
     print_table(header.split(), rows)
+    before = []
+    for n, r in results.items():
+        if "before" in r:
+            s, b = r["scsd"]["median"], r["before"]["median"]
+            before.append([int(n), b["p50_ms"], b["p99_ms"], b["to_all_p50_ms"],
+                           ratio(s["p50_ms"], b["p50_ms"]), ratio(s["p99_ms"], b["p99_ms"])])  # fmt: skip
+    if before:
+        print_table(
+            ["subs", "before_p50", "before_p99", "before_all", "x_before_p50", "x_before_p99"], before
+        )
     print("(ms, from the message's timestamp to the kernel's arrival stamp; medians over runs)")
 
 
@@ -178,9 +211,12 @@ def main() -> None:
     parser.add_argument("--subscribers", default="1,100,1000", help="counts (default 1,100,1000)")
     parser.add_argument("--messages", type=int, default=30, help="messages per run (default 30)")
     parser.add_argument("--runs", type=int, default=3, help="runs per size (default 3)")
+    parser.add_argument("--before", metavar="TREE", help="another scsd checkout to measure in the same run")
     args = parser.parse_args()
+    if args.before:
+        args.before = os.path.abspath(args.before)
     counts = [int(c) for c in args.subscribers.split(",") if c]
-    results = trio.run(run, counts, args.messages, args.runs)
+    results = trio.run(run, counts, args.messages, args.runs, args.before)
     table(results)
     name = "arrival" if args.subscribers == "1,100,1000" else f"arrival_{args.subscribers.replace(',', '_')}"
     print("wrote", write_results(name, vars(args), results))
