@@ -30,9 +30,19 @@ from typing import Any
 
 import httpx
 import trio
-from benchkit import create_session, median_of, print_table, ratio, rpc_session, spawn_daemon, write_results
+from benchkit import (
+    cpu_seconds,
+    create_session,
+    median_of,
+    print_table,
+    ratio,
+    rpc_session,
+    spawn_daemon,
+    write_results,
+)
 
 RAW = argparse.RawDescriptionHelpFormatter
+CASES = ["add_message_x1", "add_message_x10", "get_usage_guidance_x1", "get_usage_guidance_x10"]
 
 
 @dataclass
@@ -44,10 +54,17 @@ class Target:
     session_id: str
     headers: dict[str, str] = field(default_factory=dict)
     call_args: dict[str, Any] = field(default_factory=dict)
+    pid: int | None = None  # the server process, for its CPU time per call
 
 
 async def rate(target: Target, tool: str, calls: int, clients: int) -> float:
     """Calls per second: `clients` MCP sessions, opened first, then `calls` in total."""
+    return (await measure_calls(target, tool, calls, clients))[0]
+
+
+async def measure_calls(target: Target, tool: str, calls: int, clients: int) -> tuple[float, float | None]:
+    """Calls per second, and the server's CPU milliseconds per call (None without its pid):
+    CPU time varies far less than wall time on a machine other work shares."""
     args: dict[str, Any] = dict(target.call_args)
     if tool == "add_message":
         args |= {"session_id": target.session_id, "content": "throughput"}
@@ -67,20 +84,34 @@ async def rate(target: Target, tool: str, calls: int, clients: int) -> float:
             nursery.start_soon(client)
         for _ in range(clients):
             await ready.acquire()
+        cpu_before = None if target.pid is None else cpu_seconds(target.pid)
         started = time.perf_counter()
         go.set()
-    return per_client * clients / (time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    done = per_client * clients
+    cpu_ms = (
+        None
+        if cpu_before is None or target.pid is None
+        else (cpu_seconds(target.pid) - cpu_before) * 1000 / done
+    )
+    return done / elapsed, cpu_ms
 
 
 async def measure(targets: list[Target], calls: int, runs: int) -> dict[str, Any]:
     """For each target, tool and concurrency: calls/s per run (runs interleaved), medians."""
     cases = [(tool, clients) for tool in ("add_message", "get_usage_guidance") for clients in (1, 10)]
+    assert [f"{tool}_x{clients}" for tool, clients in cases] == CASES
     per_run: dict[str, list[dict[str, float]]] = {t.name: [] for t in targets}
     for target in targets:  # warm-up
         await rate(target, "add_message", 20, 1)
     for _ in range(runs):
         for target in targets:
-            row = {f"{tool}_x{clients}": await rate(target, tool, calls, clients) for tool, clients in cases}
+            row: dict[str, float] = {}
+            for tool, clients in cases:
+                per_second, cpu_ms = await measure_calls(target, tool, calls, clients)
+                row[f"{tool}_x{clients}"] = per_second
+                if cpu_ms is not None:
+                    row[f"{tool}_x{clients}_cpu_ms"] = cpu_ms
             per_run[target.name].append(row)
     return {name: {"median": median_of(rows), "runs": rows} for name, rows in per_run.items()}
 
@@ -136,7 +167,9 @@ async def reference_server(command: str) -> AsyncIterator[Target]:
                         if proc.returncode is not None:
                             raise RuntimeError((Path(tmp) / "log").read_text()) from None
                         await trio.sleep(0.2)
-            yield Target("reference", url, str(created["session_id"]), {}, {"auth_token": token})
+            yield Target(
+                "reference", url, str(created["session_id"]), {}, {"auth_token": token}, pid=proc.pid
+            )
         finally:
             proc.terminate()
             with trio.move_on_after(10):
@@ -154,7 +187,7 @@ async def scsd_target(name: str, tree: str | None = None) -> AsyncIterator[Targe
     async with spawn_daemon(env=env) as daemon:
         token = daemon.token("bench")
         sid = await create_session(daemon.mcp_url, token)
-        yield Target(name, daemon.mcp_url, sid, {"Authorization": f"Bearer {token}"})
+        yield Target(name, daemon.mcp_url, sid, {"Authorization": f"Bearer {token}"}, pid=daemon.pid)
 
 
 async def run(calls: int, runs: int, reference: str | None, before: str | None) -> dict[str, Any]:
@@ -177,9 +210,15 @@ def table(results: dict[str, Any]) -> None:
     for other in ("before", "reference"):
         if other in results:
             s, o = results["scsd"]["median"], results[other]["median"]
-            rows.append([f"scsd/{other[:6]}", *(ratio(s[k], o[k]) for k in s), "", ""])
+            rows.append([f"scsd/{other[:6]}", *(ratio(s[k], o[k]) for k in CASES), "", ""])
     print_table(["server", "add x1", "add x10", "noop x1", "noop x10", "add/noop x1", "add/noop x10"], rows)
     print("(calls/s, medians over runs; noop = get_usage_guidance)")
+    cpu = [
+        [name, *(r["median"].get(f"{case}_cpu_ms", float("nan")) for case in CASES)]
+        for name, r in results.items()
+    ]
+    print_table(["server", "add x1", "add x10", "noop x1", "noop x10"], cpu)
+    print("(the server's CPU ms per call, medians over runs)")
 
 
 def main() -> None:

@@ -49,6 +49,8 @@ async def run(
             await core_tasks.start(
                 watcher.run, core.reader, core.hub, core.wakeup, config.poll_seconds, core.watcher
             )
+            mode = await core_tasks.start(core.reader.signal_commits, core.wakeup.set)
+            logger.info("watcher: commits of other processes are noticed by %s", mode)
             await core_tasks.start(sweeper.run, core.store, config.sweep_interval_seconds)
             await core_tasks.start(core.hub.announce_presence)
             if notifier.watchdog_seconds:
@@ -102,6 +104,7 @@ async def run_stdio(config: Config) -> None:
             await nursery.start(
                 watcher.run, core.reader, core.hub, core.wakeup, config.poll_seconds, core.watcher
             )
+            await nursery.start(core.reader.signal_commits, core.wakeup.set)
             await stdio.serve(svc)
             nursery.cancel_scope.cancel()
 

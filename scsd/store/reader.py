@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,6 +150,18 @@ class Reader:
         marks = ", ".join("?" for _ in ids)
         rows = self._db.execute(f"SELECT * FROM sessions WHERE id IN ({marks})", ids).fetchall()
         return {r[0]: to_session(r) for r in rows}
+
+    async def signal_commits(
+        self, wake: Callable[[], None], *, task_status: trio.TaskStatus[str] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Call `wake` whenever another process may have committed; runs until cancelled.
+
+        `task_status.started()` receives how commits are noticed: "poll" here (no kernel
+        signal yet: the watcher's poll finds them), so this only waits. An engine with a
+        signal (inotify on the WAL, LISTEN/NOTIFY) calls `wake` from here instead.
+        """
+        task_status.started("poll")
+        await trio.sleep_forever()
 
     def data_version(self) -> int | None:
         """The probe connection's `PRAGMA data_version`, read on the calling (trio) thread:
