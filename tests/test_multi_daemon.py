@@ -97,15 +97,33 @@ def _has(kind: str, **data: Any) -> Callable[[list[dict[str, Any]]], bool]:
     return found
 
 
-async def _write(daemon: Daemon, token: str, sid: str, label: str, count: int, acked: list[int]) -> None:
-    """`count` add_message calls through `daemon`, one MCP session, each acknowledged id kept."""
+async def _write(
+    daemon: Daemon,
+    token: str,
+    sid: str,
+    label: str,
+    count: int,
+    acked: list[int],
+    behind: list[int] | None = None,
+    news: trio.Condition | None = None,
+) -> None:
+    """`count` add_message calls through `daemon`, one MCP session, each acknowledged id kept.
+    With `behind` (another writer's acks) and `news`, never more than one write ahead of that
+    writer: two of them interleave for sure, however the machine schedules them."""
     async with httpx.AsyncClient(timeout=HTTP_TIMEOUT_SECONDS) as client:
         mcp = McpClient(client, daemon.mcp_url, token)
         await mcp.open()
         for n in range(count):
+            if behind is not None and news is not None:
+                async with news:
+                    while len(behind) < n:
+                        await news.wait()
             reply = await mcp.call("add_message", session_id=sid, content=f"{label} {n}")
             assert reply["success"], reply
             acked.append(int(reply["message_id"]))
+            if news is not None:
+                async with news:
+                    news.notify_all()
 
 
 async def test_writes_through_either_daemon_reach_subscribers_of_both_once_in_order(tmp_path: Path) -> None:
@@ -118,9 +136,10 @@ async def test_writes_through_either_daemon_reach_subscribers_of_both_once_in_or
                 await nursery.start(sub.run, a if sub.name[0] == "a" else b, token, [sid])
             through_a: list[int] = []
             through_b: list[int] = []
+            news = trio.Condition()
             async with trio.open_nursery() as writers:
-                writers.start_soon(_write, a, token, sid, "via a", MESSAGES // 2, through_a)
-                writers.start_soon(_write, b, token, sid, "via b", MESSAGES // 2, through_b)
+                writers.start_soon(_write, a, token, sid, "via a", MESSAGES // 2, through_a, through_b, news)
+                writers.start_soon(_write, b, token, sid, "via b", MESSAGES // 2, through_b, through_a, news)
             # A last message through b: anything delivered twice would have come before it.
             last: list[int] = []
             await _write(b, token, sid, "last", 1, last)

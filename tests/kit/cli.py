@@ -13,7 +13,7 @@ from typing import Any, Final
 
 import trio
 
-RUN_SECONDS: Final = 30.0
+RUN_SECONDS: Final = 120.0  # a hang guard: `python -m scsd` imports FastMCP, slow on a busy machine
 _NOT_INHERITED: Final = ("SHARED_CONTEXT_", "LOG_LEVEL", "STATE_DIRECTORY")
 
 
