@@ -1,12 +1,17 @@
 // The dashboard, /ui/: sessions appear and move up live (the WebSocket's "*" feed of
 // session_update events, or the same over SSE from /ui/events), with counts and participants
-// from /ui/api/sessions/<id>/summary, copy buttons for session ids, and relative times. No
-// innerHTML: user data goes in as text.
-"use strict";
-(function () {
-  const root = document.getElementById("dashboard");
-  if (!root) return;
-  const Live = window.ScsdLive;
+// from /ui/api/sessions/<id>/summary, copy buttons for session ids, and ages that stay
+// current (the local time in their tooltips). No innerHTML: user data goes in as text.
+
+import { connect } from "./connection.js";
+import { copyText } from "./copy.js";
+import { getJson, SignedOut } from "./net.js";
+import { parseIso, showTime } from "./times.js";
+
+const root = document.getElementById("dashboard");
+if (root) start(root);
+
+function start(root) {
   const csrf = root.dataset.csrf;
   const table = document.getElementById("sessions");
   const tbody = table.tBodies[0];
@@ -80,7 +85,11 @@
     const changed = created || s.updated_at !== tr.dataset.updatedAt;
     tr.dataset.updatedAt = s.updated_at;
     tr.querySelector(".purpose a").textContent = s.purpose || "(no purpose)";
-    tr.querySelector(".activity").replaceChildren(Live.timeElement(s.updated_at));
+    const time = document.createElement("time");
+    time.dateTime = s.updated_at;
+    time.dataset.rel = "";
+    tr.querySelector(".activity").replaceChildren(time);
+    showTime(time);
     if (typeof s.message_count === "number") tr.querySelector(".count").textContent = String(s.message_count);
     if (Array.isArray(s.participants)) {
       const td = tr.querySelector(".participants");
@@ -109,9 +118,9 @@
     try {
       for (;;) {
         try {
-          update(await Live.getJson("/ui/api/sessions/" + encodeURIComponent(id) + "/summary", csrf));
+          update(await getJson("/ui/api/sessions/" + encodeURIComponent(id) + "/summary", csrf));
         } catch (e) {
-          if (e instanceof Live.SignedOut) return;
+          if (e instanceof SignedOut) return;
         }
         if (pending.get(id) !== "again") return;
         pending.set(id, "running");
@@ -125,20 +134,16 @@
   // What changed while we were not listening (after a reconnect), or every poll.
   async function catchUp() {
     const query = newest ? "?updated_after=" + encodeURIComponent(newest) : "";
-    const body = await Live.getJson("/ui/api/sessions" + query, csrf);
+    const body = await getJson("/ui/api/sessions" + query, csrf);
     for (const s of body.sessions.slice().reverse()) update(s);
   }
 
   async function copy(button) {
     const text = button.dataset.copy;
-    let done = false;
-    try {
-      await navigator.clipboard.writeText(text);
-      done = true;
-    } catch (e) { // no clipboard API (plain http on another host) or no permission
-      const code = button.parentElement.querySelector("code");
-      window.getSelection().selectAllChildren(code);
-      try { done = document.execCommand("copy"); } catch (e2) { done = false; }
+    const code = button.parentElement.querySelector("code");
+    let done = await copyText(text, code);
+    if (!done) { // selected: the old command may still copy it
+      try { done = document.execCommand("copy"); } catch (e) { done = false; }
     }
     const said = done ? "Copied" : "Selected: press Ctrl+C";
     button.textContent = done ? "Copied" : "Selected";
@@ -150,12 +155,11 @@
     const button = ev.target.closest("button.copy");
     if (button) copy(button);
   });
-  Live.keepTimesFresh();
 
-  Live.connect({
+  connect({
     csrf: csrf,
     wsPort: root.dataset.wsPort,
-    status: document.getElementById("live-status"),
+    box: document.getElementById("connection"),
     frames: function () { return [{ tool: "subscribe", arguments: { session_id: "*" }, id: "all" }]; },
     onEvent: function (ev) {
       if (ev.type !== "session_update" || !ev.data) return;
@@ -166,5 +170,7 @@
     sseEvents: ["session_update"],
     poll: catchUp,
     onLive: function () { catchUp().catch(function () { /* the live feed goes on */ }); },
+    lastActivity: function () { return parseIso(newest); },
+    activity: "last activity",
   });
-})();
+}

@@ -1,17 +1,14 @@
 // Live TTL countdowns on the memory pages: each <time data-expires-at="ISO"> reads
 // "expires in 4m 12s" (the two largest units, as the server renders it), then "expired".
 // Corrected for the browser's clock being off from the daemon's (data-server-now).
-"use strict";
-(function () {
-  const items = Array.from(document.querySelectorAll("time[data-expires-at]"));
-  if (items.length === 0) return;
+// The tooltip says when, in local time.
 
-  function parseIso(iso) {
-    // "2026-01-02T03:04:05.123456Z": keep milliseconds, which every browser parses.
-    const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z$/.exec(iso || "");
-    return m ? Date.parse(m[1] + (m[2] ? m[2].slice(0, 4) : "") + "Z") : NaN;
-  }
+import { full, parseIso } from "./times.js";
 
+const items = Array.from(document.querySelectorAll("time[data-expires-at]"));
+if (items.length > 0) start();
+
+function start() {
   function countdown(secondsLeft) {
     const seconds = Math.ceil(secondsLeft);
     if (!(seconds > 0)) return "expired";
@@ -44,6 +41,9 @@
     if (live === 0) clearInterval(timer);
   }
 
+  items.forEach(function (el, i) {
+    if (!isNaN(deadlines[i])) el.title = "Expires " + full(deadlines[i] - skew) + " (" + el.dataset.expiresAt + ")";
+  });
   const timer = setInterval(tick, 1000);
   tick();
-})();
+}
