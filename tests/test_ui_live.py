@@ -2,27 +2,24 @@
 appearing without reload, copy buttons, safe Markdown, visibility filters, the "N new" pill,
 phone-sized screens and the keyboard. Helpers: browserkit.
 
-SCSD_SCREENSHOTS=1 also writes the screenshots into docs/screenshots/.
+The screenshots in docs/screenshots/ come from test_ui_a11y_browser.py.
 """
 
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 from browserkit import (
     LIVE,
     PHONE,
-    SCREENSHOTS,
     browser_page,
     in_browser,
     mcp,
     messages,
     no_horizontal_scroll,
     require_chromium,
-    screenshots_wanted,
     sign_in,
     tab_until,
 )
@@ -321,7 +318,8 @@ async def test_phone_sized_screen_has_no_horizontal_scroll(running: Running, tmp
 
 
 async def test_screenshots_of_dashboard_and_session(running: Running, tmp_path: Path) -> None:
-    """The pictures in docs/screenshots/ (copied there with SCSD_SCREENSHOTS=1)."""
+    """The dashboard and session page with typing, watchers and the pill, as pictures (the ones
+    in docs/screenshots/ come from test_ui_a11y_browser.py)."""
     alice, bob = await running.token("alice"), await running.token("bob", "gemini")
     mcp_ = running.mcp()
     sid = (await mcp_.call("create_session", purpose="Release 2.4 checklist", auth_token=alice))["session_id"]
@@ -369,7 +367,3 @@ async def test_screenshots_of_dashboard_and_session(running: Running, tmp_path: 
     await in_browser(run)
     names = ("dashboard.png", "session.png", "session-phone.png", "dashboard-phone.png")
     assert all((tmp_path / n).stat().st_size > 0 for n in names)
-    if screenshots_wanted():
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        for name in names:
-            shutil.copy(tmp_path / name, SCREENSHOTS / name)

@@ -49,7 +49,8 @@ CASES = [
     ("```py\nx = '<i>'\n```",
      '<div class="code-block"><div class="code-bar"><span class="code-lang">py</span>'
      '<button class="copy copy-code" type="button" aria-label="Copy code (py)">Copy</button></div>'
-     '<pre><code class="language-py hljs">x = <span class="hljs-string">\'&lt;i&gt;\'</span></code></pre></div>'),
+     '<pre><code class="language-py hljs">x = <span class="hljs-string">\'&lt;i&gt;\'</span>'
+     "</code></pre></div>"),
     ("```\nplain <b>\n```",
      '<div class="code-block"><div class="code-bar"><span class="code-lang">text</span>'
      '<button class="copy copy-code" type="button" aria-label="Copy code">Copy</button></div>'
@@ -73,7 +74,7 @@ RENDER = """async (sources) => {
 GFM = (
     "## Plan\n\n| step | owner |\n|---|---|\n| build | bob |\n\n- [x] changelog\n- [ ] tag\n\n"
     "~~old~~ new, see https://ci.example.com/runs/812\n\n```python\ndef tag(v):\n    return v\n```\n\n"
-    '<img src=x onerror=alert(1)> [bad](javascript:alert(2))'
+    "<img src=x onerror=alert(1)> [bad](javascript:alert(2))"
 )
 
 
@@ -123,7 +124,9 @@ async def test_gfm_renders_the_same_initially_and_live_and_stays_safe(running: R
                 expect(content.locator("li.task input").first).to_be_checked()
                 expect(content.locator("del")).to_have_text("old")
                 expect(content.locator("a[href='https://ci.example.com/runs/812']")).to_have_count(1)
-                expect(content.locator("pre code.language-python .hljs-keyword")).to_have_text(["def", "return"])
+                expect(content.locator("pre code.language-python .hljs-keyword")).to_have_text(
+                    ["def", "return"]
+                )
                 expect(content.locator("pre code")).to_have_text("def tag(v):\n    return v")
                 expect(content).to_contain_text("<img src=x onerror=alert(1)> [bad](javascript:alert(2))")
             assert first.inner_html() == live.inner_html()  # server-rendered = live-rendered
@@ -131,10 +134,12 @@ async def test_gfm_renders_the_same_initially_and_live_and_stays_safe(running: R
             bubbles = page.eval_on_selector_all(
                 "#messages .bubble",
                 "els => els.map(e => e.outerHTML.replace(/(m|c)-\\d+|#\\d+|\\d\\d:\\d\\d(:\\d\\d)?|"
-                "datetime=\"[^\"]*\"|title=\"[^\"]*\"|20\\d\\d-[^,<]*/g, ''))",
+                'datetime="[^"]*"|title="[^"]*"|20\\d\\d-[^,<]*/g, \'\'))',
             )
             assert bubbles[0] == bubbles[1]
-            assert page.locator("#messages img, #messages script, #messages a[href^='javascript']").count() == 0
+            assert (
+                page.locator("#messages img, #messages script, #messages a[href^='javascript']").count() == 0
+            )
 
     await in_browser(run)
 
@@ -214,7 +219,14 @@ async def test_message_metadata_is_viewable(running: Running) -> None:
             sign_in(page, running.secrets["api_key"], "viewer")
             page.goto(f"/ui/sessions/{sid}")
             expect(page.locator("#live-status")).to_have_text(LIVE)
-            mcp(running, "add_message", session_id=sid, content="live metadata", metadata=meta, auth_token=alice)
+            mcp(
+                running,
+                "add_message",
+                session_id=sid,
+                content="live metadata",
+                metadata=meta,
+                auth_token=alice,
+            )
             for text in ("with metadata", "live metadata"):
                 li = page.locator("#messages > li", has=page.locator(".content", has_text=text))
                 details = li.locator(".message-details")
