@@ -71,7 +71,9 @@ async def test_messages_show_local_times_bursts_and_day_separators(running: Runn
             expected = [f"{w:%H:%M:%S}" if i in burst else f"{w:%H:%M}" for i, w in enumerate(shown)]
             expect(stamps).to_have_text(expected)
             assert "days ago" in (stamps.nth(0).get_attribute("title") or "")
-            assert re.search(r"\d\d:\d\d:\d\d \(\d+ minutes ago\)$", stamps.nth(4).get_attribute("title") or "")
+            assert re.search(
+                r"\d\d:\d\d:\d\d \(\d+ minutes ago\)$", stamps.nth(4).get_attribute("title") or ""
+            )
             # A separator before the first message of each local day, and only there.
             days = [w.date() for w in shown]
             for i, li in enumerate(page.locator("#messages > li").all()):

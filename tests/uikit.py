@@ -19,7 +19,8 @@ BLOCKING: Final = ("critical", "serious")
 
 _AXE_RUN: Final = """async () => {
   // target-size (WCAG 2.2 2.5.8, 24 x 24 px) is off in axe's defaults: on here.
-  const r = await axe.run(document, { resultTypes: ["violations"], rules: { "target-size": { enabled: true } } });
+  const rules = { "target-size": { enabled: true } };
+  const r = await axe.run(document, { resultTypes: ["violations"], rules: rules });
   return r.violations.map(v => ({ id: v.id, impact: v.impact, help: v.help,
     nodes: v.nodes.slice(0, 4).map(n => n.target.join(" ") + " :: " + (n.failureSummary || "").slice(0, 160)),
   }));

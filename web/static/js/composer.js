@@ -39,6 +39,7 @@ export function createComposer(opts) {
     error.hidden = text === "";
   }
 
+  form.noValidate = true; // "Write something first." in our alert, rather than the browser's bubble
   textarea.addEventListener("input", keep);
   textarea.addEventListener("keydown", function (ev) {
     if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) {
