@@ -17,10 +17,11 @@ from browserkit import (
     require_chromium,
     screenshots_wanted,
     sign_in,
+    tab_until,
 )
 from conftest import Running
 from playwright.sync_api import Page, expect
-from uikit import SIZES, THEMES, assert_axe_clean, axe_violations
+from uikit import PHONE, SIZES, THEMES, assert_axe_clean, axe_violations
 
 PAGES = ("dashboard", "session", "memory", "memory-entry", "audit", "clients", "health")
 
@@ -128,5 +129,51 @@ async def test_the_axe_check_can_fail(running: Running) -> None:
             }""")
             found = {v["id"] for v in axe_violations(page)}
             assert {"color-contrast", "target-size"} <= found, found
+
+    await in_browser(run)
+
+
+async def test_every_session_action_by_keyboard(running: Running) -> None:
+    """Filters, "Show more", a message's details, a code block's Copy, the theme, the phone's
+    menu: each reached with Tab and worked with Enter or Space, no mouse."""
+    alice = await running.token("alice")
+    sid = (await running.mcp().call("create_session", purpose="keys", auth_token=alice))["session_id"]
+    await running.mcp().call("add_message", session_id=sid, content="\n\n".join(f"p{n}" for n in range(40)),
+                             auth_token=alice)  # fmt: skip
+    await running.mcp().call("add_message", session_id=sid, content="```sh\nls\n```", auth_token=alice)
+
+    def run() -> None:
+        with browser_page(running, permissions=["clipboard-read", "clipboard-write"]) as (page, _):
+            sign_in(page, running.secrets["api_key"], "human", "developer")
+            page.goto(f"/ui/sessions/{sid}")
+            expect(page.locator("#live-status")).to_have_text(LIVE)
+            tab_until(page, "#filters input[value=public]")
+            page.keyboard.press("Space")
+            expect(page.locator("#messages > li").first).to_be_hidden()
+            page.keyboard.press("Space")
+            expect(page.locator("#messages > li").first).to_be_visible()
+            tab_until(page, "#messages > li:first-child button.more")
+            page.keyboard.press("Enter")
+            expect(page.locator("#messages > li:first-child button.more")).to_have_attribute(
+                "aria-expanded", "true"
+            )
+            tab_until(page, "#messages > li:first-child summary")
+            page.keyboard.press("Enter")
+            expect(page.locator("#messages > li:first-child .message-details")).to_have_attribute("open", "")
+            tab_until(page, "button.copy-code")
+            page.keyboard.press("Enter")
+            assert page.evaluate("navigator.clipboard.readText()") == "ls"
+            tab_until(page, "#content")
+            page.keyboard.type("by keyboard only")
+            page.keyboard.press("Control+Enter")
+            expect(page.locator("#messages .content", has_text="by keyboard only")).to_have_count(1)
+            page.keyboard.press("Shift+Tab")  # back to where it was: nothing moved the focus
+            page.set_viewport_size(PHONE)
+            page.evaluate("window.scrollTo(0, 0)")
+            page.locator("#menu-toggle").focus()
+            page.keyboard.press("Enter")
+            tab_until(page, "#theme-toggle")
+            page.keyboard.press("Enter")
+            expect(page.locator("#theme-toggle")).to_have_text("Theme: light")
 
     await in_browser(run)

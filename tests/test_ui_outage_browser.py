@@ -8,11 +8,7 @@ bench/ui_recovery.py, not asserted here)."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any, Final
@@ -21,7 +17,7 @@ import pytest
 import trio
 from browserkit import LIVE, browser_page, in_browser, messages, require_chromium, sign_in
 from conftest import Running, make_config
-from crashkit import READY_LINE, START_SECONDS
+from crashkit import FixedPortDaemon
 from helpers import McpHttp
 from playwright.sync_api import expect
 from test_ui_live_fallbacks import free_port
@@ -40,68 +36,24 @@ def _chromium() -> None:
     require_chromium()
 
 
-class Daemons:
-    """`python -m scsd serve` on fixed ports, started, killed by PID and started again."""
-
-    def __init__(self, tmp_path: Path, http_port: int, ws_port: int) -> None:
-        self.tmp_path = tmp_path
-        self.data_dir = tmp_path / "data"
-        self.ports = (http_port, ws_port)
-        self.proc: trio.Process | None = None
-        self.runs = 0
-        self.ready_at = 0.0  # time.time() when the last one said it was ready
-
-    async def start(self) -> None:
-        self.runs += 1
-        log = self.tmp_path / f"scsd-{self.runs}.log"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SHARED_CONTEXT_", "NOTIFY_SOCKET"))}
-        argv = [sys.executable, "-m", "scsd", "serve", "--data-dir", str(self.data_dir),
-                "--port", str(self.ports[0]), "--ws-port", str(self.ports[1])]  # fmt: skip
-        with log.open("wb") as sink:
-            self.proc = await trio.lowlevel.open_process(
-                argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=sink, env=env
-            )
-        with trio.fail_after(START_SECONDS):
-            while not (match := READY_LINE.search(log.read_text(errors="replace"))):
-                assert self.proc.returncode is None, log.read_text(errors="replace")
-                await trio.sleep(0.02)
-        self.ready_at = time.time()
-        assert (int(match[1]), int(match[2])) == self.ports
-
-    async def kill(self) -> None:
-        assert self.proc is not None
-        os.kill(self.proc.pid, signal.SIGKILL)  # no drain, no goodbye: as a crash
-        with trio.fail_after(10):
-            await self.proc.wait()
-
-    async def stop(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.kill()
-            with trio.move_on_after(10):
-                await self.proc.wait()
-
-
 def on_trio(fn: Any, *args: Any) -> Any:
     return trio.from_thread.run(fn, *args)
 
 
 async def test_daemon_killed_for_30_s_comes_back_live_with_every_message_once(tmp_path: Path) -> None:
     http_port, ws_port = free_port(), free_port()
-    daemons = Daemons(tmp_path, http_port, ws_port)
     config = make_config(tmp_path, port=http_port, ws_port=ws_port)
-    assert config.database.parent == daemons.data_dir
-    await daemons.start()
+    daemons = FixedPortDaemon(config.data_dir, tmp_path, http_port, ws_port)
     try:
-        secrets = json.loads((daemons.data_dir / "secrets.json").read_text())
-        running = Running(
-            config, Endpoints("127.0.0.1", http_port, "127.0.0.1", ws_port), secrets, trio.Event()
-        )
-        await run_outage(running, daemons)
+        await trio.to_thread.run_sync(daemons.start)
+        secrets = json.loads((config.data_dir / "secrets.json").read_text())
+        where = Endpoints("127.0.0.1", http_port, "127.0.0.1", ws_port)
+        await run_outage(Running(config, where, secrets, trio.Event()), daemons)
     finally:
-        await daemons.stop()
+        await trio.to_thread.run_sync(daemons.stop)
 
 
-async def run_outage(running: Running, daemons: Daemons) -> None:
+async def run_outage(running: Running, daemons: FixedPortDaemon) -> None:
     keyed = McpHttp(running.mcp_url, {"X-API-Key": running.secrets["api_key"]})
     alice = (await keyed.call("authenticate_agent", agent_id="alice", agent_type="claude"))["token"]
     mcp = McpHttp(running.mcp_url)
@@ -132,7 +84,7 @@ async def run_outage(running: Running, daemons: Daemons) -> None:
             page.locator("#content").fill("a draft written before the outage")
             expect(page.locator("#retry-now")).to_be_hidden()
 
-            on_trio(daemons.kill)
+            daemons.kill()
             killed = time.monotonic()
             expect(status).to_have_text("Reconnecting…")
             expect(page.locator("body")).to_have_class(re.compile(r"\bstale\b"))
@@ -159,11 +111,11 @@ async def run_outage(running: Running, daemons: Daemons) -> None:
             on_trio(write_while_down)
             page.wait_for_timeout(max(0.0, DOWN_SECONDS - (time.monotonic() - killed)) * 1000)
             timings["down"] = time.monotonic() - killed
-            on_trio(daemons.start)
+            ready_at = daemons.start()
             for s in (status, board_status):
                 expect(s).to_have_text(LIVE, timeout=BACK_WAIT_MS)
             timings["recovery"] = float(page.eval_on_selector("#connection", "e => e.dataset.liveAt")) / 1000
-            timings["recovery"] -= daemons.ready_at
+            timings["recovery"] -= ready_at
             expect(page.locator("body")).not_to_have_class(re.compile(r"\bstale\b"))
             expect(page.locator("#retry-now")).to_be_hidden()
             expect(detail).to_have_text("")
