@@ -11,6 +11,7 @@ import pytest
 from browserkit import LIVE, browser_page, in_browser, mcp, require_chromium, sign_in
 from conftest import Running
 from playwright.sync_api import expect
+from uikit import new_session, watch
 
 REL = 'rel="noopener noreferrer nofollow"'
 CASES = [
@@ -145,17 +146,12 @@ async def test_gfm_renders_the_same_initially_and_live_and_stays_safe(running: R
 
 
 async def test_copy_button_copies_a_code_block(running: Running) -> None:
-    alice = await running.token("alice")
-    sid = (await running.mcp().call("create_session", purpose="copy code", auth_token=alice))["session_id"]
     code = 'for i in range(3):\n    print("<b>", i)'
-    await running.mcp().call("add_message", session_id=sid, content=f"Run:\n\n```python\n{code}\n```",
-                             auth_token=alice)  # fmt: skip
+    _, sid = await new_session(running, "copy code", f"Run:\n\n```python\n{code}\n```")
 
     def run() -> None:
         with browser_page(running, permissions=["clipboard-read", "clipboard-write"]) as (page, _):
-            sign_in(page, running.secrets["api_key"], "viewer")
-            page.goto(f"/ui/sessions/{sid}")
-            expect(page.locator("#live-status")).to_have_text(LIVE)
+            watch(page, running, sid)
             button = page.locator("#messages .code-block button.copy-code")
             expect(button).to_have_accessible_name("Copy code (python)")
             button.focus()
@@ -208,17 +204,14 @@ async def test_long_message_is_collapsed_behind_show_more(running: Running) -> N
 
 
 async def test_message_metadata_is_viewable(running: Running) -> None:
-    alice = await running.token("alice")
-    sid = (await running.mcp().call("create_session", purpose="meta", auth_token=alice))["session_id"]
+    alice, sid = await new_session(running, "meta")
     meta = {"run": 812, "note": "<b>not bold</b>"}
     await running.mcp().call("add_message", session_id=sid, content="with metadata", metadata=meta,
                              auth_token=alice)  # fmt: skip
 
     def run() -> None:
         with browser_page(running) as (page, _):
-            sign_in(page, running.secrets["api_key"], "viewer")
-            page.goto(f"/ui/sessions/{sid}")
-            expect(page.locator("#live-status")).to_have_text(LIVE)
+            watch(page, running, sid)
             mcp(
                 running,
                 "add_message",

@@ -13,7 +13,7 @@ import trio
 from browserkit import LIVE, WAIT_MS, browser_page, in_browser, mcp, messages, require_chromium, sign_in
 from conftest import Running
 from playwright.sync_api import Locator, Page, expect
-from uikit import computed
+from uikit import computed, new_session, watch
 
 
 @pytest.fixture(autouse=True)
@@ -89,17 +89,14 @@ async def test_humans_agents_and_you_look_different(running: Running) -> None:
 
 
 async def test_skip_link_ctrl_enter_and_no_reload(running: Running) -> None:
-    alice = await running.token("alice")
-    sid = (await running.mcp().call("create_session", purpose="compose", auth_token=alice))["session_id"]
+    alice, sid = await new_session(running, "compose")
     await running.mcp().calls(
         [("add_message", {"session_id": sid, "content": f"m{n}", "auth_token": alice}) for n in range(40)]
     )
 
     def run() -> None:
         with browser_page(running) as (page, seen):
-            sign_in(page, running.secrets["api_key"], "human", "developer")
-            page.goto(f"/ui/sessions/{sid}")
-            expect(page.locator("#live-status")).to_have_text(LIVE)
+            watch(page, running, sid, "human", "developer")
             page.evaluate("window.__noReload = true")
             page.keyboard.press("Tab")
             expect(page.locator(":focus")).to_have_text("Skip to the content")
@@ -128,13 +125,11 @@ async def test_skip_link_ctrl_enter_and_no_reload(running: Running) -> None:
 
 
 async def test_draft_is_kept_until_posted_and_errors_keep_the_text(running: Running) -> None:
-    alice = await running.token("alice")
-    sid = (await running.mcp().call("create_session", purpose="drafts", auth_token=alice))["session_id"]
+    _, sid = await new_session(running, "drafts")
 
     def run() -> None:
         with browser_page(running) as (page, _):
-            sign_in(page, running.secrets["api_key"], "human", "developer")
-            page.goto(f"/ui/sessions/{sid}")
+            watch(page, running, sid, "human", "developer")
             page.locator("#content").press_sequentially("half a thought")
             page.reload()
             expect(page.locator("#content")).to_have_value("half a thought")
@@ -165,9 +160,7 @@ async def test_new_messages_are_announced_politely_in_batches(running: Running) 
             frames: list[str] = []
             page.on("websocket", lambda ws: ws.on("framereceived", lambda f: frames.append(str(f))))
             page.clock.install()
-            sign_in(page, running.secrets["api_key"], "viewer")
-            page.goto(f"/ui/sessions/{sid}")
-            expect(page.locator("#live-status")).to_have_text(LIVE)
+            watch(page, running, sid)
             announcer = page.locator("#announcer")
             expect(announcer).to_have_attribute("aria-live", "polite")
             expect(page.locator("#messages")).not_to_have_attribute("aria-live", "polite")

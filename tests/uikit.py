@@ -7,8 +7,9 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Final
 
+from browserkit import LIVE, sign_in
 from conftest import Running
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 AXE: Final = Path(__file__).resolve().parent / "assets" / "axe-core" / "axe.min.js"
 DESKTOP: Final = {"width": 1440, "height": 900}
@@ -75,3 +76,23 @@ def luminance(css: str) -> float:
 def contrast(fg: str, bg: str) -> float:
     hi, lo = sorted((luminance(fg), luminance(bg)), reverse=True)
     return (hi + 0.05) / (lo + 0.05)
+
+
+async def new_session(
+    running: Running, purpose: str, *contents: str, sender: str = "alice"
+) -> tuple[str, str]:
+    """A session created over MCP by `sender`, with `contents` posted in order: (token, id)."""
+    token = await running.token(sender)
+    sid = str((await running.mcp().call("create_session", purpose=purpose, auth_token=token))["session_id"])
+    for content in contents:
+        await running.mcp().call("add_message", session_id=sid, content=content, auth_token=token)
+    return token, sid
+
+
+def watch(
+    page: Page, running: Running, sid: str, agent_id: str = "viewer", agent_type: str = "claude"
+) -> None:
+    """Sign in with the agent key as `agent_id` and open the session page until it is live."""
+    sign_in(page, running.secrets["api_key"], agent_id, agent_type)
+    page.goto(f"/ui/sessions/{sid}")
+    expect(page.locator("#live-status")).to_have_text(LIVE)
