@@ -7,6 +7,7 @@
 
 import { copyWithButton } from "./copy.js";
 import { render } from "./markdown.js";
+import { focusableIfScrolling } from "./scroll.js";
 import { clock, dayKey, dayLabel, full, keepFresh, parseIso, relative } from "./times.js";
 
 const VISIBILITIES = ["public", "private", "agent_only", "admin_only"];
@@ -203,12 +204,7 @@ export function createList(opts) {
   }
 
   function scrollables(lis) {
-    for (const li of lis) {
-      for (const box of li.querySelectorAll(".content pre, .content .table-wrap")) {
-        if (box.scrollWidth > box.clientWidth + 1) box.tabIndex = 0;
-        else box.removeAttribute("tabindex");
-      }
-    }
+    for (const li of lis) focusableIfScrolling(li.querySelectorAll(".content pre, .content .table-wrap"));
   }
 
   function toggle(more, open) {

@@ -1,6 +1,8 @@
-// On every page: the theme toggle, the phone layout's menu button, and local times for the
+// On every page: the theme toggle, the phone layout's menu button, scrolling boxes the
+// keyboard can reach, and local times for the
 // every <time data-local> / <time data-rel> (audit, memory, dashboard, session).
 
+import { keepScrollablesFocusable } from "./scroll.js";
 import { localizeTimes } from "./times.js";
 import { themeToggle } from "./theme.js";
 
@@ -26,3 +28,4 @@ if (menuButton && menu) {
 }
 
 localizeTimes(document); // live pages add <time>s later: each refresh looks them up again
+keepScrollablesFocusable("pre.value, #health-report"); // the configs' <pre> are focusable already
