@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Final
 
 import pytest
 import trio
-from browserkit import LIVE, browser_page, in_browser, messages, require_chromium, sign_in
+from browserkit import (
+    LIVE,
+    SCREENSHOTS,
+    browser_page,
+    in_browser,
+    messages,
+    require_chromium,
+    screenshots_wanted,
+    sign_in,
+)
 from conftest import Running, make_config
 from crashkit import FixedPortDaemon
 from helpers import McpHttp
@@ -70,6 +80,7 @@ async def run_outage(running: Running, daemons: FixedPortDaemon) -> None:
         await mcp.call("add_message", session_id=sid, content="after restart", auth_token=alice)
 
     timings: dict[str, float] = {}
+    shot = running.config.data_dir.parent / "session-offline-desktop-light.png"
 
     def run() -> None:
         with browser_page(running, viewport={"width": 1100, "height": 800}) as (page, _):
@@ -107,6 +118,7 @@ async def run_outage(running: Running, daemons: FixedPortDaemon) -> None:
             expect(page.locator("#content")).to_have_value("a draft written before the outage")
             page.locator("#retry-now").click()  # by hand: still down, still honest
             expect(status).to_have_text("Unavailable: the server does not answer")
+            page.screenshot(path=str(shot), animations="disabled")
 
             on_trio(write_while_down)
             page.wait_for_timeout(max(0.0, DOWN_SECONDS - (time.monotonic() - killed)) * 1000)
@@ -139,5 +151,7 @@ async def run_outage(running: Running, daemons: FixedPortDaemon) -> None:
             assert page.evaluate("window.__noReload") is True
 
     await in_browser(run, seconds=240)
+    if screenshots_wanted():
+        shutil.copy(shot, SCREENSHOTS / shot.name)
     assert timings["down"] >= DOWN_SECONDS
     print(f"down {timings['down']:.1f} s; live again {timings['recovery']:.2f} s after the daemon was ready")
