@@ -1,6 +1,6 @@
 """The UI's small JSON API for its live pages: session summaries (the dashboard), messages
-after an id (the session page's periodic-refresh fallback), and the post form's typing signal
-when the page has no WebSocket.
+after an id (the session page's periodic-refresh fallback), posting from the composer without
+a reload, and the composer's typing signal when the page has no WebSocket.
 
 Cookie-authenticated like the pages, plus the `X-CSRF-Token` header as `/ui/api/token`
 asks; every count and message obeys the signed-in identity's visibility rule.
@@ -15,7 +15,7 @@ from quart import Blueprint, request
 
 from scsd.access import validation
 from scsd.errors import NotFound, ToolError
-from scsd.model import VISIBILITIES, Identity, JsonObject, Session
+from scsd.model import VISIBILITIES, Identity, JsonObject, Message, Session
 from scsd.realtime.composing import TypingSignals
 from scsd.store import Store
 from scsd.ui.auth import CSRF_HEADER, UiAuth, csrf_ok
@@ -29,6 +29,44 @@ Reply = tuple[JsonObject, int, dict[str, str]]
 # The typing endpoint's HTTP status per error code (any other: 400, bad input).
 TYPING_STATUS: Final = {"PERMISSION_DENIED": 403, "SESSION_NOT_FOUND": 404, "RATE_LIMITED": 429}
 NO_STORE: Final = {"Cache-Control": "no-store"}
+
+
+class PostRefused(Exception):
+    """A post the UI refuses, with the HTTP status and a sentence that says why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def postable(who: Identity) -> list[str]:
+    """The visibilities `who` may post from the UI (admin_only for admins only)."""
+    return [v for v in VISIBILITIES if v != "admin_only" or who.is_admin]
+
+
+async def post_message(
+    store: Store, me: Identity, session_id: str, content: object, visibility: object
+) -> Message:
+    """Post `content` as `me` (`message_type` human_input), audited; the form and the
+    composer's JSON endpoint both come here. Raises PostRefused."""
+    if not me.can("write"):
+        raise PostRefused(403, "You may not post: your agent type has no write permission.")
+    try:
+        sid = validation.session_id(session_id)
+        level = validation.visibility(visibility if isinstance(visibility, str) else "public")
+        if level not in postable(me):
+            raise PostRefused(403, "Only admins may post admin_only messages.")
+        raw = content if isinstance(content, str) else ""
+        text = validation.clean_text(raw, "content", validation.MAX_CONTENT)
+        message = await store.add_message(sid, me, text, level, {}, None, "human_input")
+    except ToolError as e:
+        raise PostRefused(400, e.message) from None
+    except NotFound:
+        raise PostRefused(404, "No such session.") from None
+    await store.audit("message_added", me.agent_id, session_id=sid,
+                      metadata={"message_id": message.id, "visibility": level, "via": "ui"})  # fmt: skip
+    return message
 
 
 async def summarize(store: Store, viewer: Identity, session: Session) -> JsonObject:
@@ -54,8 +92,8 @@ async def summaries(store: Store, viewer: Identity, updated_after_micros: int = 
 
 def add_routes(bp: Blueprint, store: Store, auth: UiAuth, typing: TypingSignals) -> None:
     """Add `GET /ui/api/sessions`, `/ui/api/sessions/<id>/summary`,
-    `/ui/api/sessions/<id>/messages` and `POST /ui/api/sessions/<id>/typing` to the UI's
-    blueprint."""
+    `/ui/api/sessions/<id>/messages` and `POST /ui/api/sessions/<id>/messages` and
+    `/ui/api/sessions/<id>/typing` to the UI's blueprint."""
 
     def who() -> Identity | Reply:
         if (me := auth.current()) is None:
@@ -106,6 +144,21 @@ def add_routes(bp: Blueprint, store: Store, auth: UiAuth, typing: TypingSignals)
             return {"error": message, "code": e.code}, status, headers
         del reply["session_id"]
         return reply, 200, NO_STORE
+
+    @bp.post("/ui/api/sessions/<session_id>/messages")
+    async def api_post(session_id: str) -> Reply:
+        """Body `{"content": str, "visibility"?: str}`: the composer's post. The message
+        itself reaches the page through its live stream, like everyone else's."""
+        if not isinstance(me := who(), Identity):
+            return me
+        body = await request.get_json(force=True, silent=True)
+        if not isinstance(body, dict):
+            return {"error": 'Send a JSON object {"content": "...", "visibility": "public"}.'}, 400, NO_STORE
+        try:
+            message = await post_message(store, me, session_id, body.get("content"), body.get("visibility"))
+        except PostRefused as e:
+            return {"error": e.message}, e.status, NO_STORE
+        return {"message_id": message.id, "timestamp": message.to_json()["timestamp"]}, 201, NO_STORE
 
     @bp.get("/ui/api/sessions/<session_id>/messages")
     async def api_messages(session_id: str) -> Reply:

@@ -12,7 +12,7 @@ from quart import Blueprint, Response, render_template, request
 from scsd import __version__
 from scsd.access import validation
 from scsd.errors import NotFound, ToolError
-from scsd.model import VISIBILITIES, Identity, iso_from_micros
+from scsd.model import VISIBILITIES, iso_from_micros
 from scsd.store import Store, now_micros
 from scsd.ui import live_api
 from scsd.ui.auth import (
@@ -111,7 +111,7 @@ def blueprint(store: Store, deps: UiDeps) -> Blueprint:
             messages=messages,
             last_id=messages[-1]["id"] if messages else 0,
             ws_port=deps.ws_port,
-            visibilities=_postable(me.identity),
+            visibilities=live_api.postable(me.identity),
             server_now=iso_from_micros(now_micros()),  # typing indicators expire by the daemon's clock
         )
 
@@ -122,22 +122,14 @@ def blueprint(store: Store, deps: UiDeps) -> Blueprint:
         form = await request.form
         if not csrf_ok(me, form.get(CSRF_FIELD)):
             return "CSRF token missing or wrong", 403
-        if not me.identity.can("write"):
-            return "You may not post: your agent type has no write permission.", 403
         try:
-            sid = validation.session_id(session_id)
-            level = validation.visibility(form.get("visibility", "public"))
-            if level not in _postable(me.identity):
-                return "Only admins may post admin_only messages.", 403
-            text = validation.clean_text(form.get("content", ""), "content", validation.MAX_CONTENT)
-            message = await store.add_message(sid, me.identity, text, level, {}, None, "human_input")
-        except ToolError as e:
-            return e.message, 400
-        except NotFound:
-            return "No such session.", 404
-        await store.audit("message_added", me.identity.agent_id, session_id=sid,
-                          metadata={"message_id": message.id, "visibility": level, "via": "ui"})  # fmt: skip
-        return _see_other(f"/ui/sessions/{sid}#m-{message.id}")  # back at the message, not the top
+            message = await live_api.post_message(
+                store, me.identity, session_id, form.get("content", ""), form.get("visibility", "public")
+            )
+        except live_api.PostRefused as e:
+            return e.message, e.status
+        # Back at the message, not the top.
+        return _see_other(f"/ui/sessions/{message.session_id}#m-{message.id}")
 
     @bp.get("/ui/api/token")
     async def api_token() -> tuple[dict[str, object], int, dict[str, str]]:
@@ -153,10 +145,6 @@ def blueprint(store: Store, deps: UiDeps) -> Blueprint:
 
     live_api.add_routes(bp, store, auth, deps.typing)
     return bp
-
-
-def _postable(who: Identity) -> list[str]:
-    return [v for v in VISIBILITIES if v != "admin_only" or who.is_admin]
 
 
 def _see_other(location: str) -> Response:

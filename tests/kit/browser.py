@@ -86,6 +86,7 @@ def sign_in(page: Page, key: str, agent_id: str, agent_type: str = "claude") -> 
     page.fill("#agent_type", agent_type)
     page.click("#sign-in")
     expect(page).to_have_url(re.compile(r"^http://127\.0\.0\.1:\d+/ui/$"))
+    page.wait_for_load_state()  # the page's modules have run: its buttons work
 
 
 def mcp(running: Running, tool: str, **args: Any) -> dict[str, Any]:

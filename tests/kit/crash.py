@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -102,6 +104,49 @@ async def spawn_daemon(data_dir: Path, log: Path, *, wait_ready: bool = True) ->
             proc.kill()
         with trio.move_on_after(STOP_SECONDS):
             await proc.wait()
+
+
+class FixedPortDaemon:
+    """`python -m scsd serve` on fixed ports, started, killed by its PID (SIGKILL: no drain, as
+    a crash) and started again on the same ports, as systemd would. Synchronous (Popen), so a
+    browser test drives it from Playwright's thread and bench/ui_recovery.py from its main."""
+
+    def __init__(self, data_dir: Path, logs: Path, http_port: int, ws_port: int) -> None:
+        self.data_dir, self.logs = data_dir, logs
+        self.ports = (http_port, ws_port)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.runs = 0
+
+    def start(self) -> float:
+        """Start it and wait for its ready line; returns `time.time()` when it was seen."""
+        self.runs += 1
+        log = self.logs / f"scsd-{self.runs}.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(_NOT_INHERITED)}
+        argv = [sys.executable, "-m", "scsd", "serve", "--data-dir", str(self.data_dir),
+                "--port", str(self.ports[0]), "--ws-port", str(self.ports[1])]  # fmt: skip
+        with log.open("wb") as sink:
+            self.proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=sink, env=env
+            )
+        deadline = time.monotonic() + START_SECONDS
+        while not (match := READY_LINE.search(log.read_text(encoding="utf-8", errors="replace"))):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"scsd did not start:\n{log.read_text(errors='replace')}")
+            time.sleep(POLL_SECONDS)
+        ready = time.time()
+        if (int(match[1]), int(match[2])) != self.ports:
+            raise AssertionError(f"scsd listens on {match[1]}/{match[2]}, not {self.ports}")
+        return ready
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=STOP_SECONDS * 2)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=STOP_SECONDS * 2)
 
 
 def mint_token(data_dir: Path, agent_id: str) -> str:

@@ -4,6 +4,7 @@ offers a test), and the few calls nearly every end-to-end test makes."""
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -76,3 +77,11 @@ def stdio_client(running: Running, agent_id: str) -> McpStdio:
     args = ["-m", "scsd", "stdio", "--agent-id", agent_id, "--agent-type", "claude"]
     args += ["--data-dir", str(running.config.data_dir), "--log-level", "WARNING"]
     return McpStdio(sys.executable, args, env)
+
+
+def free_port() -> int:
+    """A port that was free a moment ago (the daemon must come back on the same one)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 import httpx
@@ -38,3 +39,14 @@ async def in_thread(fn: Callable[[], T]) -> T:
 
 def http_client(running: Running) -> httpx.Client:
     return httpx.Client(base_url=running.endpoints.http_url, timeout=10)
+
+
+@contextmanager
+def signed_in(
+    running: Running, key: str, agent_id: str, agent_type: str = "claude"
+) -> Iterator[httpx.Client]:
+    """A http_client signed in to the UI that sends the page's CSRF token as the API asks."""
+    with http_client(running) as c:
+        sign_in(c, key, agent_id, agent_type)
+        c.headers["X-CSRF-Token"] = csrf_of(c.get("/ui/").text)
+        yield c

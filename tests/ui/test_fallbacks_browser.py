@@ -4,7 +4,6 @@ periodic-refresh fallback after both the WebSocket and SSE fail. Real daemon, re
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from tests.kit.browser import (
     require_chromium,
     sign_in,
 )
-from tests.kit.daemon import Running, make_config
+from tests.kit.daemon import Running, free_port, make_config
 
 RESTART_WAIT_MS = 45_000  # backoff after a restart can reach 4-8 s; a busy machine adds more
 POLLING = "refreshing every"
@@ -37,14 +36,6 @@ POLLING = "refreshing every"
 @pytest.fixture(autouse=True)
 def _chromium() -> None:
     require_chromium()
-
-
-def free_port() -> int:
-    """A port that was free a moment ago (the daemon must come back on the same one)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Restartable:

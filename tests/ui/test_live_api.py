@@ -4,8 +4,6 @@ required, visibility obeyed in counts, participants and messages."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -16,18 +14,7 @@ from scsd.model import Identity
 from scsd.store import open_store
 from tests.kit.clients import next_event
 from tests.kit.daemon import Running
-from tests.kit.ui import csrf_of, http_client, in_thread, sign_in
-
-
-@contextmanager
-def signed_in(
-    running: Running, key: str, agent_id: str, agent_type: str = "claude"
-) -> Iterator[httpx.Client]:
-    """A http_client signed in to the UI that sends the page's CSRF token as the API asks."""
-    with http_client(running) as c:
-        sign_in(c, key, agent_id, agent_type)
-        c.headers["X-CSRF-Token"] = csrf_of(c.get("/ui/").text)
-        yield c
+from tests.kit.ui import http_client, in_thread, sign_in, signed_in
 
 
 async def test_api_needs_sign_in_and_the_csrf_header(running: Running) -> None:

@@ -2,21 +2,19 @@
 XSS payloads shown as text, copy buttons, keyboard use and a phone-sized screen.
 
 Skips without /usr/bin/chromium unless SCSD_REQUIRE_BROWSER=1 (the `_chromium` fixture).
-SCSD_SCREENSHOTS=1 also writes memory.png, audit.png and clients.png into docs/screenshots/.
+The screenshots in docs/screenshots/ come from tests/ui/test_a11y_browser.py.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.kit.browser import SCREENSHOTS, browser_page, in_browser, require_chromium, sign_in
+from tests.kit.browser import browser_page, in_browser, require_chromium, sign_in
 from tests.kit.daemon import Running
 
 
@@ -36,10 +34,7 @@ async def remember(running: Running, token: str, key: str, value: Any, **extra: 
 
 
 def keep(tmp_path: Path, *names: str) -> None:
-    if os.environ.get("SCSD_SCREENSHOTS") == "1":
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        for name in names:
-            shutil.copy(tmp_path / name, SCREENSHOTS / name)
+    """The pictures were taken (the ones in docs/screenshots/ come from test_ui_a11y_browser)."""
     for name in names:
         assert (tmp_path / name).stat().st_size > 0
 
