@@ -1,7 +1,8 @@
 """Cross-process delivery: a message written by `scsd stdio` (another process sharing the
-database) → a WebSocket subscriber of the daemon, which finds it by polling.
+database) → a WebSocket subscriber of the daemon, which learns of it from the kernel
+(inotify on the WAL, `commit_signal = auto`) or by polling (`commit_signal = poll`).
 
-    uv run python bench/cross_process.py [--poll 0.1] [--messages 40] [--runs 3]
+    uv run python bench/cross_process.py [--modes auto,poll] [--poll 0.1] [--messages 40] [--runs 3]
 
 Latency from the message's `timestamp` (stamped by the writing process inside its write
 transaction) to arrival at the subscriber. Writes are spaced by a random 0..poll interval so
@@ -105,9 +106,13 @@ def jittered(write: Writer, poll: float, rng: random.Random) -> Writer:
     return run
 
 
-async def run(poll: float, messages: int, runs: int) -> dict[str, Any]:
+async def run(modes: list[str], poll: float, messages: int, runs: int) -> dict[str, Any]:
+    return {mode: await run_mode(mode, poll, messages, runs) for mode in modes}
+
+
+async def run_mode(mode: str, poll: float, messages: int, runs: int) -> dict[str, Any]:
     rng = random.Random(8)
-    env = {"SHARED_CONTEXT_POLL_INTERVAL": str(poll)}
+    env = {"SHARED_CONTEXT_POLL_INTERVAL": str(poll), "SHARED_CONTEXT_COMMIT_SIGNAL": mode}
     async with spawn_daemon(env=env) as daemon:
         tokens = bench_tokens(daemon.data_dir, 1)
         sid = await create_session(daemon.mcp_url, tokens[0])
@@ -132,23 +137,45 @@ async def run(poll: float, messages: int, runs: int) -> dict[str, Any]:
 
 
 def table(results: dict[str, Any]) -> None:
-    s, d = results["stdio"]["median"], results["daemon"]["median"]
-    target = results["poll_seconds"] * 1000 + 10
-    rows = [
-        ["scsd stdio → daemon WS", s["p50_ms"], s["p99_ms"], s["max_ms"], target, s["p99_ms"] <= target],
-        ["daemon MCP → daemon WS", d["p50_ms"], d["p99_ms"], d["max_ms"], "", ""],
-        ["ratio stdio/daemon", ratio(s["p50_ms"], d["p50_ms"]), ratio(s["p99_ms"], d["p99_ms"]), "", "", ""],
-    ]
-    print_table(["writer → subscriber", "p50 ms", "p99 ms", "max ms", "target p99", "met"], rows)
+    rows: list[list[Any]] = []
+    for mode, r in results.items():
+        s, d = r["stdio"]["median"], r["daemon"]["median"]
+        # SPEC §8: p99 ≤ 5 ms with the kernel's signal; ≤ poll interval + 10 ms when polling.
+        target = 5.0 if mode != "poll" else r["poll_seconds"] * 1000 + 10
+        rows += [
+            [
+                mode,
+                "scsd stdio → daemon WS",
+                s["p50_ms"],
+                s["p99_ms"],
+                s["max_ms"],
+                target,
+                s["p99_ms"] <= target,
+            ],
+            [mode, "daemon MCP → daemon WS", d["p50_ms"], d["p99_ms"], d["max_ms"], "", ""],
+            [
+                mode,
+                "ratio stdio/daemon",
+                ratio(s["p50_ms"], d["p50_ms"]),
+                ratio(s["p99_ms"], d["p99_ms"]),
+                "",
+                "",
+                "",
+            ],
+        ]
+    print_table(["mode", "writer → subscriber", "p50 ms", "p99 ms", "max ms", "target p99", "met"], rows)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=RAW)
+    parser.add_argument(
+        "--modes", default="auto,poll", help="commit_signal settings to measure (default auto,poll)"
+    )
     parser.add_argument("--poll", type=float, default=0.1, help="daemon poll interval, seconds (default 0.1)")
     parser.add_argument("--messages", type=int, default=40, help="messages per run (default 40)")
     parser.add_argument("--runs", type=int, default=3, help="runs (default 3)")
     args = parser.parse_args()
-    results = trio.run(run, args.poll, args.messages, args.runs)
+    results = trio.run(run, [m for m in args.modes.split(",") if m], args.poll, args.messages, args.runs)
     table(results)
     print("wrote", write_results("cross_process", vars(args), results))
 

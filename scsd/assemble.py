@@ -105,7 +105,7 @@ async def open_core(config: Config, keys: Keys) -> AsyncIterator[Core]:
 
     async with (
         open_store(config.database, wakeup.set, on_message=own_message) as store,
-        open_reader(config.database) as reader,
+        open_reader(config.database, commit_signal=config.commit_signal) as reader,
     ):
         authority = Authority(
             keys.api_key.reveal(), keys.admin_key.reveal(), keys.jwt_secret.reveal(), config.token_ttl_seconds

@@ -46,11 +46,7 @@ async def run(
         core, grace = d.core, config.shutdown_grace_seconds
         draining = trio.Event()
         async with trio.open_nursery() as core_tasks:
-            await core_tasks.start(
-                watcher.run, core.reader, core.hub, core.wakeup, config.poll_seconds, core.watcher
-            )
-            mode = await core_tasks.start(core.reader.signal_commits, core.wakeup.set)
-            logger.info("watcher: commits of other processes are noticed by %s", mode)
+            await _start_watcher(core_tasks, core, config)
             await core_tasks.start(sweeper.run, core.store, config.sweep_interval_seconds)
             await core_tasks.start(core.hub.announce_presence)
             if notifier.watchdog_seconds:
@@ -101,12 +97,18 @@ async def run_stdio(config: Config) -> None:
             config.database,
         )
         async with trio.open_nursery() as nursery:
-            await nursery.start(
-                watcher.run, core.reader, core.hub, core.wakeup, config.poll_seconds, core.watcher
-            )
-            await nursery.start(core.reader.signal_commits, core.wakeup.set)
+            await _start_watcher(nursery, core, config)
             await stdio.serve(svc)
             nursery.cancel_scope.cancel()
+
+
+async def _start_watcher(nursery: trio.Nursery, core: assemble.Core, config: Config) -> None:
+    """The commit signal first (so no commit after the watcher's baseline goes unnoticed),
+    then the watcher, polling at `poll_seconds`, or only every `safety_poll_seconds` when
+    the kernel tells it of other processes' commits."""
+    mode = core.watcher.mode = await nursery.start(core.reader.signal_commits, core.wakeup.set)
+    poll = config.poll_seconds if mode == "poll" else max(config.poll_seconds, config.safety_poll_seconds)
+    await nursery.start(watcher.run, core.reader, core.hub, core.wakeup, poll, core.watcher)
 
 
 async def _watchdog(notifier: Notifier, state: watcher.WatcherState) -> None:
@@ -115,5 +117,6 @@ async def _watchdog(notifier: Notifier, state: watcher.WatcherState) -> None:
     while True:
         # Sleep first: the first WATCHDOG=1 then follows READY=1, as systemd expects.
         await trio.sleep(notifier.watchdog_seconds / 3)
-        if state.running and state.lag_seconds < notifier.watchdog_seconds:
+        # A watcher that polls only as a safety net (inotify) may lag one interval more.
+        if state.running and state.lag_seconds < notifier.watchdog_seconds + state.poll_seconds:
             notifier.notify("WATCHDOG=1")

@@ -14,6 +14,8 @@ DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 45678
 DEFAULT_WS_PORT: Final = 8080
 DEFAULT_POLL_SECONDS: Final = 0.1
+DEFAULT_SAFETY_POLL_SECONDS: Final = 10.0
+COMMIT_SIGNALS: Final = ("auto", "inotify", "poll")
 DEFAULT_SHUTDOWN_GRACE_SECONDS: Final = 5.0
 LOG_LEVELS: Final = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LOG_FORMATS: Final = ("text", "json")
@@ -59,6 +61,11 @@ class Config:
     log_level: str = "INFO"
     log_format: str = "text"
     poll_seconds: float = DEFAULT_POLL_SECONDS
+    # How other processes' commits wake the watcher: "auto" (inotify where it sees every
+    # writer, else polling), "inotify" or "poll". With inotify, the poll is only a safety net
+    # every `safety_poll_seconds`.
+    commit_signal: str = "auto"
+    safety_poll_seconds: float = DEFAULT_SAFETY_POLL_SECONDS
     shutdown_grace_seconds: float = DEFAULT_SHUTDOWN_GRACE_SECONDS
     api_key: Secret | None = None
     admin_key: Secret | None = None

@@ -10,7 +10,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final
 
-from scsd.config import LOG_FORMATS, LOG_LEVELS, Config, Secret
+from scsd.config import COMMIT_SIGNALS, LOG_FORMATS, LOG_LEVELS, Config, Secret
 from scsd.config.args import build_parser, check_flags
 from scsd.errors import ConfigError
 
@@ -25,6 +25,7 @@ _ENV_FIELDS: Final[Mapping[str, str]] = {
     "SHARED_CONTEXT_ADMIN_KEY": "admin_key",
     "SHARED_CONTEXT_JWT_SECRET": "jwt_secret",
     "SHARED_CONTEXT_POLL_INTERVAL": "poll_seconds",
+    "SHARED_CONTEXT_COMMIT_SIGNAL": "commit_signal",
     "SHARED_CONTEXT_ALLOWED_ORIGINS": "allowed_origins",
     "SHARED_CONTEXT_AGENT_ID": "agent_id",
     "SHARED_CONTEXT_AGENT_TYPE": "agent_type",
@@ -36,6 +37,7 @@ _ENV_FIELDS: Final[Mapping[str, str]] = {
 
 _SECONDS_BOUNDS: Final[Mapping[str, tuple[float, float]]] = {
     "poll_seconds": (0.001, 60),
+    "safety_poll_seconds": (0.01, 3600),
     "shutdown_grace_seconds": (0.001, 60),
     "sweep_interval_seconds": (0.01, 3600),
     "sse_heartbeat_seconds": (0.01, 300),
@@ -177,6 +179,11 @@ def _convert(name: str, value: Any) -> Any:
         if level not in LOG_LEVELS:
             raise ConfigError(f"{_flag(name)} must be one of {', '.join(LOG_LEVELS)}, got {value!r}")
         return level
+    if name == "commit_signal":
+        signal = str(value).strip().lower()
+        if signal not in COMMIT_SIGNALS:
+            raise ConfigError(f"{_flag(name)} must be one of {', '.join(COMMIT_SIGNALS)}, got {value!r}")
+        return signal
     if name == "log_format":
         fmt = str(value).lower()
         if fmt not in LOG_FORMATS:

@@ -12,8 +12,13 @@ from scsd.realtime.hub import Hub
 from scsd.realtime.watcher import WatcherState
 from scsd.store import Store
 
-# The watcher is "down" if it has not completed a poll for this long.
+# The watcher is "down" if it has not completed a poll for this long, or for three of its
+# poll intervals when it polls more rarely (with inotify the poll is only a safety net).
 MAX_WATCHER_LAG_SECONDS: Final = 10.0
+
+
+def watcher_lag_limit(watcher: WatcherState) -> float:
+    return max(MAX_WATCHER_LAG_SECONDS, 3 * watcher.poll_seconds)
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,8 @@ def runtime_report(hub: Hub, watcher: WatcherState, ws: ListenerStats) -> dict[s
                       "accepted": ws.accepted, "rejected": ws.rejected},
         "hub": {"subscribers": stats.subscribers, "dropped": stats.dropped, "published": stats.published},
         "watcher": {"last_id": watcher.last_id, "errors": watcher.errors,
-                    "lag_seconds": round(lag, 3) if watcher.running else None},
+                    "lag_seconds": round(lag, 3) if watcher.running else None,
+                    "commit_signal": watcher.mode},
     }  # fmt: skip
 
 
@@ -46,7 +52,9 @@ async def report(src: HealthSources) -> tuple[dict[str, Any], bool]:
     except StoreUnavailable as e:
         database.update(status="error", error=str(e))
     watcher = src.watcher
-    watcher_ok = watcher.running and watcher.error is None and watcher.lag_seconds <= MAX_WATCHER_LAG_SECONDS
+    watcher_ok = (
+        watcher.running and watcher.error is None and watcher.lag_seconds <= watcher_lag_limit(watcher)
+    )
     healthy = database["status"] == "ok" and watcher_ok and src.ws.port != 0
     body = runtime_report(src.hub, src.watcher, src.ws)
     body["watcher"]["status"] = "ok" if watcher_ok else "down"

@@ -66,6 +66,8 @@ class WatcherState:
 
     last_id: int = 0
     last_poll: float = 0.0
+    poll_seconds: float = 0.0  # the interval in use: the poll, or only the safety net
+    mode: str = "poll"  # how other processes' commits are noticed ("inotify" or "poll")
     errors: int = 0
     error: str | None = None
     running: bool = False
@@ -93,6 +95,7 @@ async def run(
     """
     state.last_id = await source.max_id()
     state.last_poll = time.time()
+    state.poll_seconds = poll_seconds
     state.running = True
     task_status.started(state.last_id)
     backoff = poll_seconds

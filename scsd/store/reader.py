@@ -12,6 +12,7 @@ import sqlite_utils
 import trio
 
 from scsd.model import Message, Session
+from scsd.store import commits
 from scsd.store._lane import (
     BUSY_TIMEOUT_SECONDS,
     MESSAGE_COLUMNS,
@@ -42,9 +43,12 @@ class Reader:
     was committed since (`PRAGMA data_version`), on the trio thread: an idle poll then costs
     a few microseconds and no trip to a worker thread. Reads go to a worker thread."""
 
-    def __init__(self, db: sqlite_utils.Database, path: Path, probe: sqlite3.Connection) -> None:
+    def __init__(
+        self, db: sqlite_utils.Database, path: Path, probe: sqlite3.Connection, commit_signal: str = "auto"
+    ) -> None:
         self._db = db
         self._path = path
+        self._commit_signal = commit_signal
         self._probe = probe
         # The probe's data_version when messages / the change log were last read to the end.
         self._messages_seen: int | None = None
@@ -156,12 +160,10 @@ class Reader:
     ) -> None:
         """Call `wake` whenever another process may have committed; runs until cancelled.
 
-        `task_status.started()` receives how commits are noticed: "poll" here (no kernel
-        signal yet: the watcher's poll finds them), so this only waits. An engine with a
-        signal (inotify on the WAL, LISTEN/NOTIFY) calls `wake` from here instead.
+        `task_status.started()` receives how commits are noticed: "inotify" (scsd.store.commits)
+        or "poll" (the watcher's poll finds them; then this only waits).
         """
-        task_status.started("poll")
-        await trio.sleep_forever()
+        await commits.signal_commits(self._path, self._commit_signal, wake, task_status)
 
     def data_version(self) -> int | None:
         """The probe connection's `PRAGMA data_version`, read on the calling (trio) thread:
@@ -180,14 +182,15 @@ class Reader:
 
 @contextlib.asynccontextmanager
 async def open_reader(
-    path: Path, *, busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS
+    path: Path, *, busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS, commit_signal: str = "auto"
 ) -> AsyncIterator[Reader]:
-    """A read connection for the watcher, separate from the writer's, and its probe."""
+    """A read connection for the watcher, separate from the writer's, and its probe;
+    `commit_signal` ("auto", "inotify", "poll") says how other processes' commits are noticed."""
     db = await trio.to_thread.run_sync(connect, path, busy_timeout_seconds)
     try:
         probe = await trio.to_thread.run_sync(_open_probe, path)
         try:
-            yield Reader(db, path, probe)
+            yield Reader(db, path, probe, commit_signal)
         finally:
             probe.close()
     finally:
