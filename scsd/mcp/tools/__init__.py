@@ -1,13 +1,15 @@
 """The MCP tools as plain async functions: validate arguments, call the store, shape the reply.
 
-Nothing here imports FastMCP; `scsd.mcp.server` registers these functions with it.
+Nothing here imports FastMCP; `scsd.mcp.server` registers these functions with it. Each
+tool's signature is its published input schema (types, `Field` ranges, the docstring's `Args:`
+as descriptions), its return type its output schema (`results`), and `hints` its annotations.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, TypeVar
 
 from scsd.access.gatekeeper import Gatekeeper
 from scsd.access.tokens import Authority, TokenInvalid
@@ -19,6 +21,39 @@ from scsd.realtime.hub import Hub
 from scsd.store import Store
 
 ToolFunction = Callable[..., Any]
+F = TypeVar("F", bound=ToolFunction)
+HINTS_ATTRIBUTE: Final = "scsd_hints"
+
+
+@dataclass(frozen=True)
+class Hints:
+    """What a tool does to the daemon's state, published as its MCP annotations
+    (`readOnlyHint`, `destructiveHint`, `idempotentHint`; none reaches outside the daemon)."""
+
+    read_only: bool = False
+    destructive: bool = False  # may overwrite or remove what is there
+    idempotent: bool = False  # a repeat with the same arguments changes nothing more
+
+
+READS: Final = Hints(read_only=True)
+ADDS: Final = Hints()
+
+
+def hints(what: Hints) -> Callable[[F], F]:
+    """Mark a tool function with its `Hints`."""
+
+    def mark(fn: F) -> F:
+        setattr(fn, HINTS_ATTRIBUTE, what)
+        return fn
+
+    return mark
+
+
+def hints_of(fn: ToolFunction) -> Hints:
+    found = getattr(fn, HINTS_ATTRIBUTE, None)
+    if not isinstance(found, Hints):
+        raise TypeError(f"tool {fn.__name__} has no @hints(...)")
+    return found
 
 
 @dataclass(frozen=True)
@@ -39,11 +74,6 @@ class Services:
     @property
     def authority(self) -> Authority:
         return self.gatekeeper.authority
-
-
-def ok(**fields: Any) -> dict[str, Any]:
-    """A successful tool result: `success` and the tool's fields."""
-    return {"success": True, **fields}
 
 
 async def identify(svc: Services, auth_token: str | None) -> Identity:
