@@ -30,6 +30,8 @@ COMMANDS = {
     "import": "transfer",
     "keys": "keys",
 }
+
+
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Run `scsd`; returns the exit status (0 after a clean shutdown, 2 for bad input)."""
     env = environ_snapshot() if environ is None else environ
