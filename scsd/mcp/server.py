@@ -170,6 +170,9 @@ def _enveloped(
                 suggestions=["Retry; if it persists, report it with the server log"],
                 severity="error",
             ).reply()
+        retry_after = result.get("context", {}).get("retry_after")
+        if retry_after is not None:  # where the reference's clients look for it, too
+            result["retry_after"] = retry_after
         failed = result.get("success") is not True
         svc.metrics.record(name, time.perf_counter() - started, ok=not failed)
         return result, failed

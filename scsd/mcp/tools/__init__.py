@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
-from scsd.access.gatekeeper import Gatekeeper
+from scsd.access.gatekeeper import Admission, Gatekeeper
 from scsd.access.tokens import Authority, TokenInvalid
 from scsd.errors import ToolError, auth_required, permission_denied
 from scsd.mcp.metrics import Metrics
@@ -83,6 +83,12 @@ async def identify(svc: Services, auth_token: str | None) -> Identity:
     Raises:
         ToolError: AUTH_REQUIRED without credentials, TOKEN_AUTHENTICATION_FAILED for a bad one.
     """
+    return (await admitted(svc, auth_token))[0]
+
+
+async def admitted(svc: Services, auth_token: str | None) -> tuple[Identity, Admission | None]:
+    """The caller as `identify` finds it, and the admission of its credential (None for the
+    stdio identity)."""
     try:
         admission = await svc.gatekeeper.admit(
             auth_token, authorization=svc.request_headers().get("authorization")
@@ -96,9 +102,9 @@ async def identify(svc: Services, auth_token: str | None) -> Identity:
             context={"recovery_method": "authenticate_agent"},
         ) from None
     if admission is not None:
-        return admission.identity
+        return admission.identity, admission
     if svc.local_identity is not None:
-        return svc.local_identity
+        return svc.local_identity, None
     raise auth_required()
 
 

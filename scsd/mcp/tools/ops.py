@@ -9,11 +9,11 @@ from pydantic import Field
 from scsd import __version__
 from scsd.access import validation
 from scsd.errors import ToolError, now_iso
-from scsd.mcp.tools import READS, Services, ToolFunction, hints, identify, require
+from scsd.mcp.tools import READS, Services, ToolFunction, admitted, hints, require
 from scsd.mcp.tools.guidance import GUIDANCE, WORKFLOW
 from scsd.mcp.tools.params import AuthToken, Offset
 from scsd.mcp.tools.results import AuditEntry, AuditLog, Guidance, Metrics
-from scsd.model import Identity
+from scsd.model import Identity, iso_from_micros
 
 ANONYMOUS: Final = Identity("anonymous", "generic", frozenset())
 AccessLevel = Literal["ADMIN", "AGENT", "READ_ONLY"]
@@ -36,11 +36,11 @@ def build(svc: Services) -> list[ToolFunction]:
                 f"guidance_type must be one of {', '.join(GUIDANCE)}; got {guidance_type!r}.",
             )
         try:
-            who = await identify(svc, auth_token)
+            who, admission = await admitted(svc, auth_token)
         except ToolError as e:
             if e.code != "AUTH_REQUIRED":
                 raise
-            who = ANONYMOUS
+            who, admission = ANONYMOUS, None
         level: AccessLevel = "ADMIN" if who.is_admin else "AGENT" if who.can("write") else "READ_ONLY"
         return Guidance(
             success=True,
@@ -50,6 +50,10 @@ def build(svc: Services) -> list[ToolFunction]:
                 "agent_type": who.agent_type,
                 "permissions": sorted(who.permissions),
                 "authenticated": who is not ANONYMOUS,
+                "expires_at": None
+                if admission is None
+                else iso_from_micros(admission.expires_at * 1_000_000),
+                "can_refresh": admission is not None and admission.via == "token",
             },
             guidance=GUIDANCE[guidance_type],
             examples={"typical_workflow": WORKFLOW},

@@ -26,6 +26,7 @@ class Failure(TypedDict):
     suggestions: list[str]
     severity: Literal["warning", "error", "critical"]
     timestamp: str
+    retry_after: NotRequired[float]  # seconds, where waiting helps (as context.retry_after)
     context: NotRequired[dict[str, Any]]
 
 
@@ -183,6 +184,7 @@ class SearchResults(TypedDict):
     search_scope: str
     message_count: int
     search_time_ms: float
+    performance_note: str
     cache_hit: bool
 
 
@@ -235,10 +237,15 @@ class MemoryDeleted(TypedDict):
 
 
 class AgentInfo(TypedDict):
+    """Who called; `expires_at` is when the caller's token lapses (null without one), and
+    `can_refresh` whether refresh_token can renew it."""
+
     agent_id: str
     agent_type: str
     permissions: list[str]
     authenticated: bool
+    expires_at: str | None
+    can_refresh: bool
 
 
 class Guidance(TypedDict):

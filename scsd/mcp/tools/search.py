@@ -29,6 +29,10 @@ from scsd.store.textfold import fold
 MAX_QUERY: Final = 500
 CANDIDATES: Final = 1000
 PREVIEW: Final = 150
+PERFORMANCE_NOTE: Final = (
+    "Full-text index candidates (every message of the session, any age), reranked by fuzzy "
+    "score; no cache, so results are always current."
+)
 
 
 def build(svc: Services) -> list[ToolFunction]:
@@ -92,6 +96,7 @@ def build(svc: Services) -> list[ToolFunction]:
             search_scope=search_scope,
             message_count=len(results),
             search_time_ms=round((time.perf_counter() - started) * 1000, 2),
+            performance_note=PERFORMANCE_NOTE,
             cache_hit=False,
         )
 
