@@ -42,8 +42,8 @@ from scsd.mcp.tools import (
     sessions,
     signals,
 )
+from scsd.mcp.tools.objects import Failure
 from scsd.mcp.tools.resources import build_prompts, build_resources
-from scsd.mcp.tools.results import Failure
 
 logger = logging.getLogger(__name__)
 

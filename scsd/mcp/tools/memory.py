@@ -11,15 +11,9 @@ from pydantic import Field
 from scsd.access import validation
 from scsd.errors import AlreadyExists, NotFound, ToolError, invalid_input, session_not_found
 from scsd.mcp.tools import READS, Hints, Services, ToolFunction, hints, identify, require
+from scsd.mcp.tools.objects import memory_listing, memory_object
 from scsd.mcp.tools.params import SCOPE_PATTERN, SCOPES_PATTERN, AuthToken, Metadata
-from scsd.mcp.tools.results import (
-    MemoryDeleted,
-    MemoryList,
-    MemoryRead,
-    MemorySet,
-    memory_listing,
-    memory_object,
-)
+from scsd.mcp.tools.results import MemoryDeleted, MemoryList, MemoryRead, MemorySet
 from scsd.model import iso_from_micros
 from scsd.store import ALL_SCOPES
 

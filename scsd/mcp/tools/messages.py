@@ -11,8 +11,9 @@ from scsd.access import validation
 from scsd.access.visibility import can_see_message, narrow
 from scsd.errors import NotFound, ToolError, invalid_input, permission_denied, session_not_found
 from scsd.mcp.tools import ADDS, READS, Services, ToolFunction, hints, identify, require
+from scsd.mcp.tools.objects import message_object
 from scsd.mcp.tools.params import AuthToken, MessageId, Metadata, Narrowing, Offset, SessionId, Visibility
-from scsd.mcp.tools.results import MessageAdded, MessageList, Waited, message_object
+from scsd.mcp.tools.results import MessageAdded, MessageList, Waited
 from scsd.model import VISIBILITIES, Identity, iso_from_micros
 from scsd.realtime.changes import Change
 from scsd.store import MessagePage as Page

@@ -1,100 +1,15 @@
 """The tools' result shapes, as typed dicts: mypy checks what each tool returns, and
 `scsd.mcp.server` publishes them as each tool's `outputSchema` (with `Failure`, the error
-envelope every tool may answer instead)."""
+envelope every tool may answer instead; the objects inside them are in `objects`)."""
 
 from __future__ import annotations
 
-from typing import Any, Literal, NotRequired, cast
+from typing import Any, Literal, NotRequired
 
 # pydantic needs typing_extensions' TypedDict on Python 3.11 to build a schema from it.
 from typing_extensions import TypedDict
 
-from scsd.mcp.tools.params import Visibility
-from scsd.model import MemoryEntry, Message, Session
-
-Scope = Literal["global", "session"]
-
-
-class Failure(TypedDict):
-    """A failed call (an MCP tool error, isError true): what went wrong, a code to branch on,
-    whether retrying can help, and what to do."""
-
-    success: Literal[False]
-    error: str
-    code: str
-    recoverable: bool
-    suggestions: list[str]
-    severity: Literal["warning", "error", "critical"]
-    timestamp: str
-    retry_after: NotRequired[float]  # seconds, where waiting helps (as context.retry_after)
-    context: NotRequired[dict[str, Any]]
-
-
-class MessageObject(TypedDict):
-    """A message; `timestamp` is when the daemon accepted it (ISO 8601 UTC)."""
-
-    id: int
-    session_id: str
-    sender: str
-    sender_type: str
-    content: str
-    visibility: Visibility
-    message_type: str
-    metadata: dict[str, Any]
-    timestamp: str
-    parent_message_id: int | None
-
-
-class SessionObject(TypedDict):
-    id: str
-    purpose: str
-    created_by: str
-    created_at: str
-    updated_at: str
-    is_active: bool
-    metadata: dict[str, Any]
-
-
-class MemoryObject(TypedDict):
-    """A memory entry with its value."""
-
-    key: str
-    scope: Scope
-    session_id: str | None
-    created_at: str
-    updated_at: str
-    expires_at: str | None
-    value: Any
-    metadata: dict[str, Any]
-
-
-class MemoryListing(TypedDict):
-    """A memory entry without its value; `value_size` is the value's length as JSON text."""
-
-    key: str
-    scope: Scope
-    session_id: str | None
-    created_at: str
-    updated_at: str
-    expires_at: str | None
-    value_size: int
-
-
-# The model's JSON, typed: tests/mcp/test_schemas.py checks every result against its schema.
-def message_object(message: Message) -> MessageObject:
-    return cast(MessageObject, message.to_json())
-
-
-def session_object(session: Session) -> SessionObject:
-    return cast(SessionObject, session.to_json())
-
-
-def memory_object(entry: MemoryEntry) -> MemoryObject:
-    return cast(MemoryObject, entry.to_json())
-
-
-def memory_listing(entry: MemoryEntry) -> MemoryListing:
-    return cast(MemoryListing, entry.to_json(with_value=False))
+from scsd.mcp.tools.objects import MemoryListing, MemoryObject, MessageObject, Scope, SessionObject
 
 
 class Authenticated(TypedDict):

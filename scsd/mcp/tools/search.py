@@ -14,14 +14,9 @@ from scsd.access import validation
 from scsd.access.visibility import narrow
 from scsd.errors import NotFound, ToolError, session_not_found
 from scsd.mcp.tools import READS, Services, ToolFunction, hints, identify
+from scsd.mcp.tools.objects import message_object
 from scsd.mcp.tools.params import AuthToken, Narrowing, SessionId
-from scsd.mcp.tools.results import (
-    SearchHit,
-    SearchResults,
-    SenderMessages,
-    TimeRangeMessages,
-    message_object,
-)
+from scsd.mcp.tools.results import SearchHit, SearchResults, SenderMessages, TimeRangeMessages
 from scsd.model import VISIBILITIES, iso_from_micros
 from scsd.store import MessagePage
 from scsd.store.textfold import fold

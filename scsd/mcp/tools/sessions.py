@@ -9,14 +9,9 @@ from pydantic import Field
 from scsd.access import validation
 from scsd.errors import NotFound, session_not_found
 from scsd.mcp.tools import ADDS, READS, Services, ToolFunction, hints, identify, require
+from scsd.mcp.tools.objects import message_object, session_object
 from scsd.mcp.tools.params import AuthToken, Metadata, Offset, SessionId
-from scsd.mcp.tools.results import (
-    SessionCreated,
-    SessionList,
-    SessionView,
-    message_object,
-    session_object,
-)
+from scsd.mcp.tools.results import SessionCreated, SessionList, SessionView
 from scsd.model import VISIBILITIES, iso_from_micros
 
 RECENT_MESSAGES = 50
