@@ -10,12 +10,13 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
-from scsd import assemble
+from scsd import __version__, assemble
 from scsd.config import Config
 from scsd.httpd import serving
 from scsd.mcp import server as mcp_server
 from scsd.mcp import stdio
 from scsd.model import Endpoints
+from scsd.process import runtime
 from scsd.process.sdnotify import Notifier
 from scsd.realtime import watcher
 from scsd.realtime.ws import server as ws_server
@@ -36,7 +37,8 @@ async def run(
 
     Start order: sockets bound, store, watcher (baseline read), sweeper, presence, MCP
     session manager, HTTP, WebSocket; stop order is the reverse. `task_status.started()`
-    receives the bound endpoints once everything accepts connections. `redact`, if given,
+    receives the bound endpoints once everything accepts connections; from then until the
+    stop, the runtime file in the data dir records them (`scsd.process.runtime`). `redact`, if given,
     receives each secret in use (agent key, admin key, JWT secret) so that logging can mask it.
 
     Raises:
@@ -63,15 +65,17 @@ async def run(
                     d.ws_sock, draining.wait, d.ws_stats,
                 )  # fmt: skip
                 endpoints = Endpoints(config.host, http_port, config.ws_host, ws_port, config.tls)
-                logger.info(
-                    "scsd ready: UI %s/ui/  MCP %s/mcp  WebSocket %s/ws  secrets %s",
-                    endpoints.http_url,
-                    endpoints.http_url,
-                    endpoints.ws_url,
-                    core.keys.path,
-                )
-                task_status.started(endpoints)
-                await wait_for_shutdown()
+                # Recorded for subcommands before anyone is told we are ready.
+                with runtime.recorded(config.data_dir, endpoints, __version__):
+                    logger.info(
+                        "scsd ready: UI %s/ui/  MCP %s/mcp  WebSocket %s/ws  secrets %s",
+                        endpoints.http_url,
+                        endpoints.http_url,
+                        endpoints.ws_url,
+                        core.keys.path,
+                    )
+                    task_status.started(endpoints)
+                    await wait_for_shutdown()
                 logger.info("shutting down: draining for up to %.1fs", grace)
                 draining.set()  # hypercorn drains; WebSockets close with 1001
                 core.hub.close()  # live streams (SSE, waits) end now rather than at the deadline

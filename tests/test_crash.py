@@ -10,6 +10,7 @@ import importlib
 import random
 import re
 import signal
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,7 @@ import httpx
 import pytest
 import trio
 
+from scsd.process.signals import DUPLICATE_SECONDS
 from tests.kit.crash import (
     HTTP_TIMEOUT_SECONDS,
     POLL_SECONDS,
@@ -143,6 +145,7 @@ async def test_second_sigterm_during_the_drain_stops_at_once(tmp_path: Path) -> 
         with trio.fail_after(STOP_SECONDS):
             # The first signal has been taken: only now is a second one distinguishable.
             await daemon.wait_log(re.compile(r"received SIGTERM"))
+        await trio.sleep(DUPLICATE_SECONDS + 0.5)  # later than a copy of the first could be
         daemon.proc.send_signal(signal.SIGTERM)
         with trio.fail_after(PROMPT_SECONDS):
             status = await daemon.proc.wait()
@@ -165,21 +168,25 @@ def _has(mask: int, signum: int) -> bool:
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads signal masks from /proc (Linux)")
 async def test_second_sigterm_during_start_up_stops_at_once(tmp_path: Path) -> None:
-    """Two SIGTERMs while the daemon is still importing: the second must force the exit, as it
-    does once the daemon runs, instead of start-up completing and stopping cleanly."""
-    async with spawn_daemon(tmp_path / "data", tmp_path / "scsd.log", wait_ready=False) as daemon:
-        pid = daemon.proc.pid
-        with trio.fail_after(RUN_SECONDS):
-            await _until(lambda: _has(_signal_mask(pid, "SigCgt"), signal.SIGTERM))  # early handler in
+    """Two SIGTERMs while the daemon is still starting: the second (later than a copy of the
+    first could be) must force the exit, as it does once the daemon runs, instead of start-up
+    completing and stopping cleanly. The test holds the database locked, so start-up cannot
+    finish before the second signal however fast the machine is."""
+    data = tmp_path / "data"
+    data.mkdir(mode=0o700)
+    with sqlite3.connect(data / "scsd.db", isolation_level=None) as lock:
+        lock.execute("BEGIN EXCLUSIVE")  # start-up waits for it (the busy timeout, 10 s)
+        async with spawn_daemon(data, tmp_path / "scsd.log", wait_ready=False) as daemon:
+            pid = daemon.proc.pid
+            with trio.fail_after(RUN_SECONDS):
+                await _until(lambda: _has(_signal_mask(pid, "SigCgt"), signal.SIGTERM))  # handler in
+                daemon.proc.send_signal(signal.SIGTERM)
+                # Delivered, so the kernel will not merge the second signal into the first.
+                await _until(lambda: not _has(_signal_mask(pid, "ShdPnd"), signal.SIGTERM))
+            await trio.sleep(DUPLICATE_SECONDS + 0.5)  # not a copy of the first: a second signal
             daemon.proc.send_signal(signal.SIGTERM)
-            # Delivered, so the kernel will not merge the second signal into the first.
-            await _until(lambda: not _has(_signal_mask(pid, "ShdPnd"), signal.SIGTERM))
-            # Delivered is not yet handled: CPython runs the Python-level handler at its next
-            # bytecode boundary, and two signals before that are one call. Give it that moment
-            # (an ordering pause, not a timing assertion; start-up takes far longer).
-            await trio.sleep(0.05)
-        daemon.proc.send_signal(signal.SIGTERM)
-        with trio.fail_after(RUN_SECONDS):
-            status = await daemon.proc.wait()
-        log_text = daemon.log_text()
+            with trio.fail_after(RUN_SECONDS):
+                status = await daemon.proc.wait()
+            log_text = daemon.log_text()
+        lock.rollback()
     assert "scsd ready" not in log_text and status == -signal.SIGTERM, (status, log_text)

@@ -2,7 +2,10 @@
 
 HTTP clients get the daemon's `/mcp` URL with a freshly minted token (`Authorization`) and
 the agent API key (`X-API-Key`, to authenticate again later); stdio clients get `scsd stdio`.
-The text itself comes from `scsd.config.clients`, which the Web UI's client page uses too.
+The URL is the running daemon's, found as `scsd status` finds it (an explicit `--port`, else
+the runtime file in the data dir, else the configured port); a warning on stderr says so when
+no daemon answers there now. The text itself comes from `scsd.config.clients`, which the Web
+UI's client page uses too.
 """
 
 from __future__ import annotations
@@ -18,14 +21,16 @@ from scsd.access.tokens import (
     Authority,
     normalize_agent_type,
 )
+from scsd.cli.status import probe
 from scsd.config import Config
 from scsd.config.clients import ALIASES, STDIO_CLIENTS, WHERE, auth_headers, render, target
 from scsd.errors import StartupError
 from scsd.model import Identity, iso_from_micros
-from scsd.process import net
+from scsd.process import net, runtime
 from scsd.process.keyfile import load_or_create_keys, prepare_data_dir
 
 EXIT_USAGE: Final = 2
+PROBE_SECONDS: Final = 2.0
 
 
 def mcp_url(host: str, port: int, *, tls: bool = False) -> str:
@@ -51,12 +56,8 @@ def run(config: Config) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    if client not in STDIO_CLIENTS and config.port == 0:
-        print(
-            "scsd: the port is 0 (any free port); pass --port with the port the daemon bound", file=sys.stderr
-        )
-        return EXIT_USAGE
     try:
+        where = None if client in STDIO_CLIENTS else runtime.locate(config)
         prepare_data_dir(config.data_dir)
         keys = load_or_create_keys(config)
     except StartupError as e:
@@ -82,7 +83,25 @@ def run(config: Config) -> int:
             f"scsd: `scsd stdio` runs as {agent_id} ({agent_type}) on this data dir; no key needed",
             file=sys.stderr,
         )
-    where = target(config, mcp_url(config.host, config.port, tls=config.tls), agent_id, agent_type, headers)
+    url = mcp_url(config.host, config.port, tls=config.tls) if where is None else f"{where.http_url}/mcp"
+    if where is not None:
+        _warn_unless_answering(where, config)
     print(f"scsd: {WHERE[client]}", file=sys.stderr)
-    print(render(client, where))
+    print(render(client, target(config, url, agent_id, agent_type, headers)))
     return 0
+
+
+def _warn_unless_answering(where: runtime.Located, config: Config) -> None:
+    for note in where.notes:
+        print(f"scsd: {note}", file=sys.stderr)
+    try:
+        answering = probe(where.http_url, config, PROBE_SECONDS) is not None
+    except StartupError:
+        answering = False
+    if not answering:
+        print(
+            f"scsd: warning: no scsd answers at {where.http_url} now; this configuration works once "
+            "the daemon listens there (start it with `scsd serve`; if it runs on another port, "
+            "pass that --port or the --data-dir it uses)",
+            file=sys.stderr,
+        )

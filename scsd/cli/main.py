@@ -8,8 +8,6 @@ import os
 import signal
 import sys
 from collections.abc import Mapping, Sequence
-from functools import partial
-from types import FrameType
 
 import trio
 
@@ -18,6 +16,7 @@ from scsd.config.load import environ_snapshot, load_config
 from scsd.errors import StartupError
 from scsd.process.logs import SecretFilter, handler
 from scsd.process.sdnotify import Notifier
+from scsd.process.signals import StopSignals
 
 logger = logging.getLogger("scsd")
 
@@ -31,25 +30,6 @@ COMMANDS = {
     "import": "transfer",
     "keys": "keys",
 }
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
-
-
-class _EarlySignals:
-    """Remembers a stop signal that arrives while the (slow) imports and start-up run, before
-    trio's signal receiver exists, so that it still means "stop cleanly", not "die"."""
-
-    def __init__(self) -> None:
-        self.received: int | None = None
-
-    def install(self) -> None:
-        for signum in STOP_SIGNALS:
-            signal.signal(signum, self._handle)
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.received is not None:  # a second signal: force quit, as once running
-            signal.signal(signum, signal.SIG_DFL)
-            signal.raise_signal(signum)
-        self.received = signum
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
@@ -65,9 +45,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         if given is not None:
             secrets.add(given.reveal())
     os.umask(0o077)  # the database and secrets are for this user only
-    early = _EarlySignals()
+    stops = StopSignals()
     if config.command == "serve":
-        early.install()
+        stops.install()  # before the slow imports: a signal during start-up is a clean stop
     failure: StartupError | None = None
     try:
         if config.command == "stdio":
@@ -79,7 +59,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             status: int = module.run(config)
             return status
         else:
-            trio.run(_serve, config, Notifier(env), early, secrets)
+            trio.run(_serve, config, Notifier(env), stops, secrets)
     except* StartupError as group:
         failure = _first(group)
     if failure is not None:
@@ -88,39 +68,28 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     return 0
 
 
-async def _serve(config: Config, notifier: Notifier, early: _EarlySignals, secrets: SecretFilter) -> None:
-    from scsd import daemon  # heavy (FastMCP); imported after the early signal handler is in
+async def _serve(config: Config, notifier: Notifier, stops: StopSignals, secrets: SecretFilter) -> None:
+    from scsd import daemon  # heavy (FastMCP); imported after the stop-signal handler is in
 
     stop = trio.Event()
-    async with trio.open_nursery() as nursery:
-        await nursery.start(_wait_for_signal, stop, notifier, early)
-        await nursery.start(partial(daemon.run, redact=secrets.add), config, stop.wait, notifier)
-        if not stop.is_set():  # a stop during start-up has already said STOPPING=1
-            notifier.notify("READY=1")
-        # Both tasks end by themselves: the signal task after the first signal, daemon.run
-        # once it has drained. A second signal falls through to the default: force quit.
-    logger.info("scsd stopped")
 
-
-async def _wait_for_signal(
-    stop: trio.Event,
-    notifier: Notifier,
-    early: _EarlySignals,
-    *,
-    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
-) -> None:
-    with trio.open_signal_receiver(*STOP_SIGNALS) as signals:
-        task_status.started()
-        if early.received is None:
-            signum = await signals.__anext__()
-        else:
-            signum = early.received
+    def stopping(signum: int) -> None:
         logger.info("received %s", signal.Signals(signum).name)
         notifier.notify("STOPPING=1")
         stop.set()
-    # Closing the receiver restored our early handler; a second signal must force the exit.
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, signal.SIG_DFL)
+
+    async with trio.open_nursery() as nursery:
+
+        async def run_daemon(*, task_status: trio.TaskStatus[object] = trio.TASK_STATUS_IGNORED) -> None:
+            await daemon.run(config, stop.wait, notifier, redact=secrets.add, task_status=task_status)
+            stops.finished()  # drained: copies of the signal still on their way change nothing
+            nursery.cancel_scope.cancel()  # the signal task
+
+        await nursery.start(stops.serve, stopping)
+        await nursery.start(run_daemon)
+        if not stop.is_set():  # a stop during start-up has already said STOPPING=1
+            notifier.notify("READY=1")
+    logger.info("scsd stopped")
 
 
 def _setup_logging(level: str, fmt: str) -> SecretFilter:

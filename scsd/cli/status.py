@@ -1,4 +1,9 @@
-"""`scsd status [--json]`: probe a running daemon's `/health`; the exit status says how it is."""
+"""`scsd status [--json]`: probe a running daemon's `/health`; the exit status says how it is.
+
+The daemon is found as every subcommand finds it (`scsd.process.runtime.locate`): an explicit
+`--port`, else the runtime file in the data dir (so a daemon on port 0 is found), else the
+configured port.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ import httpx
 
 from scsd.config import Config
 from scsd.errors import StartupError
-from scsd.process import net, tls
+from scsd.process import net, runtime, tls
 
 EXIT_OK: Final = 0
 EXIT_DEGRADED: Final = 1
@@ -26,33 +31,45 @@ def health_url(config: Config) -> str:
     return f"{net.local_url(config.host, config.port, tls=config.tls)}/health"
 
 
+def probe(base_url: str, config: Config, seconds: float = PROBE_SECONDS) -> dict[str, Any] | None:
+    """The health document of the scsd at `base_url`, or None if no scsd answers there.
+
+    Raises:
+        StartupError: the configured certificate cannot be read (TLS).
+    """
+    # With TLS, trust exactly the certificate the daemon is configured to serve.
+    verify = True if config.certfile is None else tls.pinned_client_context(config.certfile)
+    try:
+        body = httpx.get(f"{base_url}/health", timeout=seconds, verify=verify).json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    return body if isinstance(body, dict) and "status" in body else None
+
+
 def run(config: Config) -> int:
     """Print the daemon's health (or its JSON with `--json`).
 
     Returns:
         0 when the daemon reports "ok", 1 when it reports anything else, 3 when no scsd
-        answers at the configured address.
+        answers where it should, 2 when there is nowhere to look (port 0 and no daemon
+        recorded in the data dir) or the TLS certificate cannot be read.
     """
-    url = health_url(config)
     try:
-        # With TLS, trust exactly the certificate the daemon is configured to serve.
-        verify = True if config.certfile is None else tls.pinned_client_context(config.certfile)
-        response = httpx.get(url, timeout=PROBE_SECONDS, verify=verify)
-        body = response.json()
+        where = runtime.locate(config)
+        body = probe(where.http_url, config)
     except StartupError as e:
         print(f"scsd: {e}", file=sys.stderr)
         return EXIT_USAGE
-    except (httpx.HTTPError, ValueError):
-        body = None
-    if not isinstance(body, dict) or "status" not in body:
-        base = url.removesuffix("/health")
-        print(f"scsd: no scsd answering at {base}; is it running? (scsd serve)", file=sys.stderr)
+    for note in where.notes:
+        print(f"scsd: {note}", file=sys.stderr)
+    if body is None:
+        print(f"scsd: no scsd answering at {where.http_url}; is it running? (scsd serve)", file=sys.stderr)
         return EXIT_NOT_RUNNING
     _add_database_size(body, config)
     if config.command_args.get("json"):
         print(json.dumps(body, indent=2, ensure_ascii=False))
     else:
-        print(render(body, url.removesuffix("/health")))
+        print(render(body, where.http_url))
     return EXIT_OK if body["status"] == "ok" else EXIT_DEGRADED
 
 

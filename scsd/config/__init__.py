@@ -81,6 +81,9 @@ class Config:
     agent_type: str = "claude"
     certfile: Path | None = None
     keyfile: Path | None = None
+    # Where each setting given explicitly came from ("--port", "SHARED_CONTEXT_PORT",
+    # "port in /etc/scsd.toml"); a setting left at its default is absent.
+    sources: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def database(self) -> Path:

@@ -1,4 +1,8 @@
-"""Building the `Config`: defaults < TOML file (`--config`) < environment < flags."""
+"""Building the `Config`: defaults < TOML file (`--config`) < environment < flags.
+
+Each value remembers where it came from (`Config.sources`), so a bad one is reported under
+the name the user wrote: the file and key, the variable, or the flag.
+"""
 
 from __future__ import annotations
 
@@ -85,20 +89,21 @@ def load_config(argv: Sequence[str], environ: Mapping[str, str]) -> Config:
     parser = build_parser()
     check_flags(parser, argv)
     args = vars(parser.parse_args(list(argv)))
-    raw: dict[str, Any] = {"data_dir": default_data_dir(environ)}
+    raw: dict[str, tuple[Any, str | None]] = {"data_dir": (default_data_dir(environ), None)}
     config_file = args.pop("config_file", None)
     if config_file is not None:
         raw.update(_read_toml(Path(config_file)))
     for env_name, field_name in _ENV_FIELDS.items():
         if environ.get(env_name, "") != "":
-            raw[field_name] = environ[env_name]
+            raw[field_name] = (environ[env_name], env_name)
     command = args.pop("command", None) or "serve"
     command_args = {k.removeprefix("cmd_"): args.pop(k) for k in list(args) if k.startswith("cmd_")}
-    raw.update(args)
+    flags = {field_name: flag for flag, field_name in _FLAGS.items()}
+    raw.update((name, (value, flags.get(name, f"--{name}"))) for name, value in args.items())
     return _validate(replace(Config(), command=command, command_args=MappingProxyType(command_args)), raw)
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path) -> dict[str, tuple[Any, str]]:
     try:
         with path.open("rb") as f:
             data = tomllib.load(f)
@@ -106,25 +111,34 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
-    known = {f for f in Config.__dataclass_fields__ if f not in ("command", "command_args")}
-    out: dict[str, Any] = {}
+    known = {f for f in Config.__dataclass_fields__ if f not in ("command", "command_args", "sources")}
+    out: dict[str, tuple[Any, str]] = {}
     for key, value in data.items():
         name = _TOML_ALIASES.get(key, key.replace("-", "_"))
         if name not in known:
             raise ConfigError(f"config file {path}: unknown key {key!r}")
-        out[name] = value
+        out[name] = (value, f"{key} in {path}")
     return out
 
 
-def _validate(base: Config, raw: Mapping[str, Any]) -> Config:
+def _validate(base: Config, raw: Mapping[str, tuple[Any, str | None]]) -> Config:
     values: dict[str, Any] = {}
-    for name, value in raw.items():
-        values[name] = _convert(name, value)
-    cfg = replace(base, **values)
+    sources = {name: where for name, (_, where) in raw.items() if where is not None}
+    for name, (value, where) in raw.items():
+        values[name] = _convert(name, value, where or _flag(name))
+    cfg = replace(base, **values, sources=MappingProxyType(sources))
     if cfg.ws_port == cfg.port and cfg.port != 0 and cfg.ws_host == cfg.host:
-        raise ConfigError(f"HTTP and WebSocket ports are both {cfg.port}; give them different ports")
+        raise ConfigError(
+            f"HTTP and WebSocket ports are both {cfg.port} ({_named(cfg, 'port')}, "
+            f"{_named(cfg, 'ws_port')}); give them different ports"
+        )
     _check_tls_files(cfg)
     return cfg
+
+
+def _named(cfg: Config, name: str) -> str:
+    """Where the setting `name` of `cfg` came from, or how a user would set it."""
+    return cfg.sources.get(name) or _flag(name)
 
 
 def _check_tls_files(cfg: Config) -> None:
@@ -135,7 +149,9 @@ def _check_tls_files(cfg: Config) -> None:
     """
     if (cfg.certfile is None) != (cfg.keyfile is None):
         given, missing = ("certfile", "keyfile") if cfg.certfile is not None else ("keyfile", "certfile")
-        raise ConfigError(f"{_flag(given)} is set but {_flag(missing)} is not; TLS needs both, or neither")
+        raise ConfigError(
+            f"{_named(cfg, given)} is set but {_flag(missing)} is not; TLS needs both, or neither"
+        )
     if cfg.command != "serve":
         return
     for name in ("certfile", "keyfile"):
@@ -143,22 +159,25 @@ def _check_tls_files(cfg: Config) -> None:
         if path is None:
             continue
         if not path.is_file():
-            raise ConfigError(f"{_flag(name)}: {path} does not exist or is not a file")
+            raise ConfigError(f"{_named(cfg, name)}: {path} does not exist or is not a file")
         if not os.access(path, os.R_OK):
-            raise ConfigError(f"{_flag(name)}: {path} is not readable by this user; fix its permissions")
+            raise ConfigError(
+                f"{_named(cfg, name)}: {path} is not readable by this user; fix its permissions"
+            )
 
 
-def _convert(name: str, value: Any) -> Any:
+def _convert(name: str, value: Any, where: str) -> Any:
+    """`value` of setting `name` as the Config holds it; `where` names it in an error."""
     if name in ("port", "ws_port"):
-        port = _number(name, value, int)
+        port = _number(where, value, int)
         if not 0 <= port <= 65535:
-            raise ConfigError(f"{_flag(name)} must be between 0 and 65535, got {value!r}")
+            raise ConfigError(f"{where} must be between 0 and 65535, got {value!r}")
         return port
     if name in _SECONDS_BOUNDS:
         low, high = _SECONDS_BOUNDS[name]
-        seconds = _number(name, value, float)
+        seconds = _number(where, value, float)
         if not low <= seconds <= high:
-            raise ConfigError(f"{_flag(name)} must be between {low:g} and {high:g} seconds, got {value!r}")
+            raise ConfigError(f"{where} must be between {low:g} and {high:g} seconds, got {value!r}")
         return seconds
     if name in (
         "subscriber_buffer",
@@ -166,18 +185,18 @@ def _convert(name: str, value: Any) -> Any:
         "max_sockets_per_identity",
         "max_subscriptions_per_socket",
     ):
-        n = _number(name, value, int)
+        n = _number(where, value, int)
         if n < 1:
-            raise ConfigError(f"{_flag(name)} must be a positive integer, got {value!r}")
+            raise ConfigError(f"{where} must be a positive integer, got {value!r}")
         return n
     if name in ("data_dir", "db_path", "certfile", "keyfile"):
         if not str(value).strip():
-            raise ConfigError(f"{_flag(name)} must not be empty")
+            raise ConfigError(f"{where} must not be empty")
         return Path(str(value)).expanduser()
     if name == "log_level":
         level = str(value).upper()
         if level not in LOG_LEVELS:
-            raise ConfigError(f"{_flag(name)} must be one of {', '.join(LOG_LEVELS)}, got {value!r}")
+            raise ConfigError(f"{where} must be one of {', '.join(LOG_LEVELS)}, got {value!r}")
         return level
     if name == "commit_signal":
         signal = str(value).strip().lower()
@@ -187,11 +206,11 @@ def _convert(name: str, value: Any) -> Any:
     if name == "log_format":
         fmt = str(value).lower()
         if fmt not in LOG_FORMATS:
-            raise ConfigError(f"{_flag(name)} must be one of {', '.join(LOG_FORMATS)}, got {value!r}")
+            raise ConfigError(f"{where} must be one of {', '.join(LOG_FORMATS)}, got {value!r}")
         return fmt
     if name in ("api_key", "admin_key", "jwt_secret"):
         if len(str(value)) < 16:
-            raise ConfigError(f"{_flag(name)} must be at least 16 characters long")
+            raise ConfigError(f"{where} must be at least 16 characters long")
         return Secret(str(value))
     if name == "allowed_origins":
         items = value if isinstance(value, list) else str(value).split(",")
@@ -199,18 +218,18 @@ def _convert(name: str, value: Any) -> Any:
     if name in ("host", "ws_host", "agent_id", "agent_type"):
         text = str(value).strip()
         if not text:
-            raise ConfigError(f"{_flag(name)} must not be empty")
+            raise ConfigError(f"{where} must not be empty")
         return text
     raise ConfigError(f"unknown setting {name!r}")
 
 
-def _number(name: str, value: Any, kind: type[int] | type[float]) -> Any:
+def _number(where: str, value: Any, kind: type[int] | type[float]) -> Any:
     if isinstance(value, bool) or (kind is int and isinstance(value, float)):
-        raise ConfigError(f"{_flag(name)} must be a whole number, got {value!r}")
+        raise ConfigError(f"{where} must be a whole number, got {value!r}")
     try:
         return kind(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{_flag(name)} must be a number, got {value!r}") from None
+        raise ConfigError(f"{where} must be a number, got {value!r}") from None
 
 
 def _flag(name: str) -> str:

@@ -8,25 +8,33 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Final, cast
+from typing import Any, Final, cast, get_type_hints
 
 import trio
 from fastmcp import FastMCP
 from fastmcp.exceptions import ResourceError
 from fastmcp.server.dependencies import get_http_request
+from fastmcp.tools import Tool, ToolResult
+from fastmcp.utilities.json_schema import compress_schema
+from mcp_types import TextContent, ToolAnnotations
+from pydantic import PrivateAttr, TypeAdapter
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from scsd import __version__
 from scsd.errors import StoreUnavailable, ToolError
+from scsd.mcp.arguments import Arguments
 from scsd.mcp.tools import (
+    Hints,
     Services,
     ToolFunction,
     auth_tools,
+    hints_of,
     memory,
     messages,
     ops,
@@ -34,6 +42,7 @@ from scsd.mcp.tools import (
     sessions,
     signals,
 )
+from scsd.mcp.tools.objects import Failure
 from scsd.mcp.tools.resources import build_prompts, build_resources
 
 logger = logging.getLogger(__name__)
@@ -58,7 +67,7 @@ def build(svc: Services) -> FastMCP:
     """A FastMCP server with every scsd tool registered over `svc`."""
     server: FastMCP = FastMCP("scsd", instructions=INSTRUCTIONS, version=__version__)
     for fn in tool_functions(svc):
-        server.tool(_enveloped(fn, svc))
+        server.add_tool(_EnvelopedTool.wrap(fn, svc))
     for uri, handler in build_resources(svc).items():
         server.resource(uri, mime_type="application/json")(_as_resource(handler))
     for name, handler in build_prompts(svc).items():
@@ -89,18 +98,65 @@ async def run_stdio(server: FastMCP) -> None:
     await server.run_async(transport="stdio", show_banner=False)
 
 
-def _enveloped(fn: ToolFunction, svc: Services) -> ToolFunction:
-    """Turn ToolError into the error envelope, and anything unexpected into an
-    INTERNAL_ERROR envelope (logged with its traceback, never sent to the caller); count the
-    call in the metrics."""
+class _EnvelopedTool(Tool):
+    """One of our tools as FastMCP serves it. We check the arguments against the published
+    input schema ourselves (`scsd.mcp.arguments`), so every problem is our envelope rather
+    than pydantic's text; every answer carries its JSON as text and as structured content, and
+    a failure is an MCP tool error (isError) so that hosts show the model that it failed."""
+
+    KEY_PREFIX = "tool"
+    _call: Callable[[Mapping[str, Any]], Awaitable[tuple[dict[str, Any], bool]]] = PrivateAttr()
+
+    @classmethod
+    def wrap(cls, fn: ToolFunction, svc: Services) -> _EnvelopedTool:
+        """`fn`'s signature (types, `Field` ranges, docstring `Args:`) is its input schema, its
+        return type or `Failure` its output schema, its `Hints` its annotations."""
+        parsed = Tool.from_function(fn, output_schema=None)  # parses the signature and docstring
+        success = get_type_hints(fn)["return"]
+        output = compress_schema(
+            TypeAdapter(success | Failure).json_schema(), prune_titles=True, dereference=True
+        )
+        for prop in parsed.parameters.get("properties", {}).values():
+            if "description" in prop:  # docstring lines are wrapped for the source, not for clients
+                prop["description"] = " ".join(prop["description"].split())
+        tool = cls(
+            name=parsed.name,
+            description=parsed.description,
+            parameters=parsed.parameters,
+            output_schema={"type": "object", **output},
+            annotations=_annotations(hints_of(fn)),
+        )
+        tool._call = _enveloped(fn, svc, Arguments(parsed.name, parsed.parameters))
+        return tool
+
+    async def run(self, arguments: dict[str, Any]) -> ToolResult:
+        body, failed = await self._call(arguments)
+        text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        return ToolResult([TextContent(type="text", text=text)], structured_content=body, is_error=failed)
+
+
+def _annotations(hints: Hints) -> ToolAnnotations:
+    return ToolAnnotations(
+        read_only_hint=hints.read_only,
+        destructive_hint=hints.destructive,
+        idempotent_hint=hints.idempotent or hints.read_only,
+        open_world_hint=False,  # nothing reaches outside the daemon and its database
+    )
+
+
+def _enveloped(
+    fn: ToolFunction, svc: Services, arguments: Arguments
+) -> Callable[[Mapping[str, Any]], Awaitable[tuple[dict[str, Any], bool]]]:
+    """Check the arguments, call `fn`; a ToolError becomes the error envelope, a storage fault
+    DATABASE_UNAVAILABLE, anything unexpected INTERNAL_ERROR (logged with its traceback,
+    never sent to the caller). Counts the call in the metrics. Returns (body, failed)."""
     name = fn.__name__
 
-    @functools.wraps(fn)
-    async def call(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    async def call(given: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
         started = time.perf_counter()
         result: dict[str, Any]
         try:
-            result = await fn(*args, **kwargs)
+            result = await fn(**arguments.check(given))
         except ToolError as e:
             result = e.reply()
         except StoreUnavailable as e:
@@ -114,11 +170,13 @@ def _enveloped(fn: ToolFunction, svc: Services) -> ToolFunction:
                 suggestions=["Retry; if it persists, report it with the server log"],
                 severity="error",
             ).reply()
-        svc.metrics.record(name, time.perf_counter() - started, ok=bool(result.get("success")))
-        return result
+        retry_after = result.get("context", {}).get("retry_after")
+        if retry_after is not None:  # where the reference's clients look for it, too
+            result["retry_after"] = retry_after
+        failed = result.get("success") is not True
+        svc.metrics.record(name, time.perf_counter() - started, ok=not failed)
+        return result, failed
 
-    # Resolve string annotations here: FastMCP reads the wrapper's signature.
-    call.__signature__ = inspect.signature(fn, eval_str=True)  # type: ignore[attr-defined]
     return call
 
 

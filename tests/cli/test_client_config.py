@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 from pathlib import Path
 from typing import Final
@@ -24,6 +25,11 @@ from tests.kit.daemon import Running
 
 CALL_SECONDS: Final = 60.0  # a stdio client spawns `scsd stdio`, whose imports take seconds
 STDIO_CLIENTS: Final = ("claude-desktop", "codex")
+
+
+async def _cli_beside(capsys: pytest.CaptureFixture[str], *argv: str, **environ: str) -> tuple[int, str, str]:
+    """`_cli` in a worker thread, so that the in-process daemon can answer its probe."""
+    return await trio.to_thread.run_sync(lambda: _cli(capsys, *argv, **environ))
 
 
 def _cli(capsys: pytest.CaptureFixture[str], *argv: str, **environ: str) -> tuple[int, str, str]:
@@ -150,11 +156,38 @@ def test_bad_agent_id_is_one_line_and_status_2(tmp_path: Path, capsys: pytest.Ca
     assert err.count("\n") == 1 and "--agent-id" in err
 
 
-def test_port_0_is_refused_for_http_clients(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_port_0_without_a_recorded_daemon_is_refused_for_http_clients(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     status, out, err = _cli(capsys, "client-config", "cursor", "--data-dir", str(tmp_path), "--port", "0")
     assert (status, out) == (2, "")
-    assert err.count("\n") == 1 and "--port" in err
+    assert err.count("\n") == 1 and "no running scsd is recorded" in err and "--port" in err
     assert _cli(capsys, "client-config", "codex", "--data-dir", str(tmp_path), "--port", "0")[0] == 0
+
+
+async def test_a_daemon_on_port_0_is_found_through_its_runtime_file(
+    running: Running, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert running.config.port == 0
+    status, out, err = await _cli_beside(
+        capsys, "client-config", "vscode", "--data-dir", str(running.config.data_dir)
+    )
+    assert status == 0, err
+    assert server_entry("vscode", out)["url"] == running.mcp_url
+    assert "warning" not in err
+
+
+def test_a_warning_says_when_no_daemon_answers_at_the_printed_url(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as reserved:  # bound, never listening: connections are refused
+        reserved.bind(("127.0.0.1", 0))
+        port = reserved.getsockname()[1]
+        status, out, err = _cli(
+            capsys, "client-config", "cursor", "--data-dir", str(tmp_path), "--port", str(port)
+        )
+    assert status == 0 and server_entry("cursor", out)["url"] == f"http://127.0.0.1:{port}/mcp"
+    assert f"scsd: warning: no scsd answers at http://127.0.0.1:{port} now" in err
 
 
 def test_unusable_data_dir_is_one_line_and_status_2(
@@ -170,7 +203,7 @@ def test_unusable_data_dir_is_one_line_and_status_2(
 async def test_claude_code_config_works_with_the_bearer_header_alone(
     running: Running, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, out, _ = _cli(capsys, *_argv(running, "claude-code", "--agent-id", "cc-agent"))
+    status, out, _ = await _cli_beside(capsys, *_argv(running, "claude-code", "--agent-id", "cc-agent"))
     assert status == 0
     server = server_entry("claude-code", out)
     assert server["url"] == running.mcp_url
@@ -197,7 +230,7 @@ async def test_claude_code_config_works_with_the_bearer_header_alone(
 async def test_generic_config_works_over_http_and_stdio_on_one_database(
     running: Running, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, out, _ = _cli(capsys, *_argv(running, "generic", "--agent-id", "gen-agent"))
+    status, out, _ = await _cli_beside(capsys, *_argv(running, "generic", "--agent-id", "gen-agent"))
     assert status == 0
     server = server_entry("generic", out)
     stdio = McpStdio(server["stdio"]["command"], server["stdio"]["args"], _stdio_env())
@@ -216,7 +249,7 @@ async def test_generic_config_works_over_http_and_stdio_on_one_database(
 async def test_stdio_configs_run_scsd_stdio_as_the_given_agent(
     client: str, running: Running, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status, out, _ = _cli(
+    status, out, _ = await _cli_beside(
         capsys, *_argv(running, client, "--agent-id", f"{client}-agent", "--agent-type", "gemini")
     )
     assert status == 0

@@ -1,9 +1,12 @@
-"""`scsd status`: a real `python -m scsd status` against a real daemon, a dead port and a
+"""`scsd status`: a real `python -m scsd status` against a real daemon (also one on port 0,
+found through its runtime file), a dead port, a crashed daemon's stale runtime file, and a
 daemon that reports itself degraded."""
 
 from __future__ import annotations
 
 import json
+import re
+import signal
 import socket
 from functools import partial
 from pathlib import Path
@@ -12,7 +15,9 @@ import trio
 
 from scsd.cli.status import health_url, render
 from scsd.config import Config
+from scsd.process.runtime import path_in
 from tests.kit.cli import run_scsd
+from tests.kit.crash import spawn_daemon
 from tests.kit.daemon import Running
 
 
@@ -48,6 +53,37 @@ async def test_status_human_output_probes_loopback_for_a_wildcard_host(running: 
     assert lines["database"] == f"ok, {running.config.database}"
     assert lines["size"].endswith(" bytes") and int(lines["size"].split()[0]) > 0
     assert lines["rows"] == "0 sessions, 0 messages"
+
+
+async def test_status_finds_a_daemon_on_port_0_through_its_runtime_file(running: Running) -> None:
+    assert running.config.port == 0  # nothing to pass as --port
+    done = await run_scsd("status", "--json", "--data-dir", str(running.config.data_dir))
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["websocket"]["port"] == running.endpoints.ws_port
+    human = _lines((await run_scsd("status", "--data-dir", str(running.config.data_dir))).stdout)
+    assert human["http"] == running.endpoints.http_url
+
+
+async def test_a_crashed_daemons_runtime_file_is_stale_then_replaced(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    async with spawn_daemon(data, tmp_path / "first.log") as first:
+        assert json.loads(path_in(data).read_text())["pid"] == first.proc.pid
+        first.proc.send_signal(signal.SIGKILL)  # no clean stop: the file stays behind
+        with trio.fail_after(30):
+            await first.proc.wait()
+    assert path_in(data).exists()
+    done = await run_scsd("status", "--data-dir", data, "--port", "0")
+    assert done.returncode == 2 and b"stale" in done.stderr and str(first.proc.pid).encode() in done.stderr
+    async with spawn_daemon(data, tmp_path / "second.log") as second:
+        with trio.fail_after(30):
+            await second.wait_log(re.compile("stale runtime file .* replacing it"))
+        assert json.loads(path_in(data).read_text())["pid"] == second.proc.pid
+        done = await run_scsd("status", "--json", "--data-dir", data)
+        assert done.returncode == 0 and json.loads(done.stdout)["websocket"]["port"] == second.ws_port
+        second.proc.send_signal(signal.SIGTERM)
+        with trio.fail_after(30):
+            assert await second.proc.wait() == 0
+    assert not path_in(data).exists()  # a clean stop removes it
 
 
 async def test_status_without_a_daemon_exits_3(tmp_path: Path) -> None:

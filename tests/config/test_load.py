@@ -177,8 +177,54 @@ def test_bad_port_from_env_names_the_variable(tmp_path: Path) -> None:
 def test_bad_port_in_toml_is_refused(tmp_path: Path, value: str) -> None:
     """A TOML port must be a whole number; a float is not silently truncated."""
     toml = _toml(tmp_path, f"port = {value}\n")
-    with pytest.raises(ConfigError, match="--port"):
+    with pytest.raises(ConfigError) as caught:
         load_config(["--config", toml], _env(tmp_path))
+    assert str(caught.value).startswith(f"port in {toml} must be a ")
+
+
+@pytest.mark.parametrize(
+    ("toml_line", "env", "argv", "named"),
+    [
+        ("ws_port = 99999", {}, [], "ws_port in {toml}"),
+        ("poll_interval = 0", {}, [], "poll_interval in {toml}"),  # a TOML alias is named as written
+        ("subscriber-buffer = -3", {}, [], "subscriber-buffer in {toml}"),
+        ("log_level = 'LOUD'", {}, [], "log_level in {toml}"),
+        ("", {"SHARED_CONTEXT_WS_PORT": "99999"}, [], "SHARED_CONTEXT_WS_PORT"),
+        ("", {"LOG_LEVEL": "LOUD"}, [], "LOG_LEVEL"),
+        ("ws_port = 1", {"SHARED_CONTEXT_WS_PORT": "2"}, ["--ws-port", "99999"], "--ws-port"),
+        ("ws_port = 99999", {}, ["--ws-port", "2"], None),  # overridden: never read
+    ],
+)
+def test_errors_name_the_source_that_set_the_value(
+    tmp_path: Path, toml_line: str, env: dict[str, str], argv: list[str], named: str | None
+) -> None:
+    toml = _toml(tmp_path, toml_line + "\n")
+    args = ["--config", toml, *argv]
+    if named is None:
+        assert load_config(args, _env(tmp_path, **env)).ws_port == 2
+        return
+    with pytest.raises(ConfigError) as caught:
+        load_config(args, _env(tmp_path, **env))
+    message = str(caught.value)
+    assert message.startswith(named.format(toml=toml) + " must "), message
+    others = {"--ws-port", "SHARED_CONTEXT_WS_PORT", "--log-level", "LOG_LEVEL"} - {named}
+    assert not any(other in message for other in others), message
+
+
+def test_sources_record_where_each_setting_came_from(tmp_path: Path) -> None:
+    toml = _toml(tmp_path, "port = 5000\nshutdown_grace = 2\n")
+    cfg = load_config(["--config", toml, "--ws-port", "0"], _env(tmp_path, SHARED_CONTEXT_PORT="6000"))
+    assert cfg.port == 6000 and cfg.sources["port"] == "SHARED_CONTEXT_PORT"
+    assert cfg.sources["shutdown_grace_seconds"] == f"shutdown_grace in {toml}"
+    assert cfg.sources["ws_port"] == "--ws-port"
+    assert "host" not in cfg.sources  # the default
+
+
+def test_a_port_conflict_names_both_sources(tmp_path: Path) -> None:
+    toml = _toml(tmp_path, "ws_port = 5000\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(["--config", toml, "--port", "5000"], _env(tmp_path))
+    assert f"--port, ws_port in {toml}" in str(caught.value)
 
 
 def test_bad_log_level_names_the_flag(tmp_path: Path) -> None:

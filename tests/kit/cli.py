@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Final
 
+import pytest
 import trio
 
 RUN_SECONDS: Final = 120.0  # a hang guard: `python -m scsd` imports FastMCP, slow on a busy machine
@@ -29,6 +31,39 @@ async def run_scsd(*args: str | Path) -> subprocess.CompletedProcess[bytes]:
             env=env,
             stdin=subprocess.DEVNULL,
         )
+
+
+class Lines:
+    """Reads a trio byte stream line by line, remembering every line."""
+
+    def __init__(self, stream: trio.abc.ReceiveStream) -> None:
+        self._stream, self._buf = stream, b""
+        self.seen: list[str] = []
+
+    async def next(self) -> str | None:
+        while b"\n" not in self._buf:
+            chunk = await self._stream.receive_some()
+            if not chunk:
+                rest, self._buf = self._buf, b""
+                return self._keep(rest) if rest else None
+            self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
+        return self._keep(line)
+
+    async def until(self, pattern: re.Pattern[str]) -> re.Match[str]:
+        while (line := await self.next()) is not None:
+            if match := pattern.search(line):
+                return match
+        pytest.fail(f"no line matching {pattern.pattern!r}:\n" + "\n".join(self.seen))
+
+    async def rest(self) -> str:
+        while await self.next() is not None:
+            pass
+        return "\n".join(self.seen)
+
+    def _keep(self, line: bytes) -> str:
+        self.seen.append(line.decode(errors="replace"))
+        return self.seen[-1]
 
 
 def server_entry(client: str, out: str) -> dict[str, Any]:

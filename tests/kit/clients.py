@@ -1,6 +1,7 @@
-"""Real clients for tests: the fastmcp Client (asyncio-only, so it runs in a worker thread
-with its own event loop) over Streamable HTTP or stdio, WebSocket calls and event readers
-(trio-websocket, or a raw wsproto handshake), and an SSE stream reader."""
+"""Real clients for tests: the fastmcp Client and the official `mcp` SDK's Client (both
+asyncio-only, so they run in a worker thread with their own event loop) over Streamable HTTP
+or stdio, WebSocket calls and event readers (trio-websocket, or a raw wsproto handshake), and
+an SSE stream reader."""
 
 from __future__ import annotations
 
@@ -12,9 +13,13 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import httpx2
+import mcp
 import trio
 from fastmcp import Client
 from fastmcp.client.transports import StdioTransport, StreamableHttpTransport
+from mcp.client.streamable_http import streamable_http_client
+from mcp_types import CallToolResult, Tool
 from trio_websocket import WebSocketConnection
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, CloseConnection, RejectConnection, Request, TextMessage
@@ -28,11 +33,12 @@ Event = dict[str, str]
 
 
 def _result(result: Any) -> JsonObject:
-    if result.is_error:
-        text = " ".join(getattr(c, "text", "") for c in result.content)
-        return {"is_error": True, "text": text}
+    """The JSON object a tool answered, checked against the contract: the same object as
+    structured content and as text, and an MCP tool error (isError) exactly when it failed."""
     data = result.structured_content
     assert isinstance(data, dict), f"tool returned no JSON object: {result!r}"
+    assert [json.loads(c.text) for c in result.content] == [data], result
+    assert result.is_error == (data.get("success") is not True), result
     return data
 
 
@@ -74,6 +80,27 @@ class McpStdio:
             return asyncio.run(_run_calls(Client(transport), calls))
 
         return await trio.to_thread.run_sync(run)
+
+
+class McpSdk:
+    """The official `mcp` SDK's Client over real HTTP: lists the tools, then makes the calls
+    in one MCP session. The SDK itself checks each successful result against its tool's
+    output schema (a mismatch raises); the raw results are returned for the test to check."""
+
+    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
+        self.url = url
+        self.headers = headers or {}
+
+    async def session(self, calls: Sequence[Call]) -> tuple[list[Tool], list[CallToolResult]]:
+        async def go() -> tuple[list[Tool], list[CallToolResult]]:
+            async with (
+                httpx2.AsyncClient(headers=self.headers) as http,
+                mcp.Client(streamable_http_client(self.url, http_client=http)) as client,
+            ):
+                tools = (await client.list_tools()).tools
+                return tools, [await client.call_tool(name, args) for name, args in calls]
+
+        return await trio.to_thread.run_sync(lambda: asyncio.run(go()))
 
 
 async def next_event(ws: WebSocketConnection, *types: str) -> JsonObject:

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+from typing import Any
+
+import pytest
 import trio
+from fastmcp import Client
+from fastmcp.client.transports import StreamableHttpTransport
+from fastmcp.exceptions import ToolError as FastMcpToolError
 
 from tests.kit.daemon import Running
 
@@ -144,3 +152,21 @@ async def test_threads_via_parent_message_id(running: Running) -> None:
         page = await mcp.call("get_messages", session_id=sid, since_id=root["message_id"], auth_token=token)
     assert reply["success"]
     assert page["messages"][0]["parent_message_id"] == root["message_id"]
+
+
+async def test_a_failure_reaches_a_fastmcp_client_as_an_error_carrying_the_envelope(running: Running) -> None:
+    """What docs/tools.md promises about fastmcp's Client: by default call_tool raises
+    fastmcp's ToolError whose message is the envelope as JSON; with raise_on_error=False the
+    result has is_error and the envelope as structured content (and data None)."""
+
+    async def go() -> tuple[str, Any]:
+        async with Client(StreamableHttpTransport(running.mcp_url)) as client:
+            with pytest.raises(FastMcpToolError) as raised:
+                await client.call_tool("create_session", {"purpose": "x"})
+            kept = await client.call_tool("create_session", {"purpose": "x"}, raise_on_error=False)
+            return str(raised.value), kept
+
+    with trio.fail_after(30):
+        message, kept = await trio.to_thread.run_sync(lambda: asyncio.run(go()))
+    assert json.loads(message)["code"] == "AUTH_REQUIRED"
+    assert kept.is_error and kept.data is None and kept.structured_content["code"] == "AUTH_REQUIRED"

@@ -294,7 +294,7 @@ async def test_set_typing_errors_say_what_to_do(running: Running) -> None:
         denied = await mcp.call("set_typing", session_id=sid, auth_token=reader)
         assert denied["success"] is False and denied["code"] == "PERMISSION_DENIED"
         bad = await mcp.call("set_typing", session_id=sid, typing="maybe", auth_token=alice)
-        assert bad["is_error"] and "typing" in bad["text"], bad  # FastMCP checks the type first
+        assert bad["code"] == "INVALID_INPUT" and bad["context"]["field"] == "typing", bad
         # Flooding: alternate start and stop until the gate refuses.
         codes = []
         for n in range(40):

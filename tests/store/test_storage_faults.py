@@ -215,6 +215,7 @@ async def test_locked_past_the_busy_timeout_is_a_clear_error_then_writes_resume(
                 waited = trio.current_time() - started
                 assert not busy["success"] and busy["code"] == "DATABASE_UNAVAILABLE", busy
                 assert busy["context"] == {"reason": "busy", "retry_after": 5}
+                assert busy["retry_after"] == 5  # also where the reference puts it
                 assert "locked by another process" in busy["error"] and "Retry" in busy["error"]
                 assert waited >= SHORT_BUSY_SECONDS * 0.9  # it waited for the lock, then gave up
                 # WAL: readers are not blocked by another process's write lock.

@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Final
+
+from pydantic import Field
 
 from scsd.access.tokens import MAX_AGENT_ID, MAX_AGENT_TYPE, TokenInvalid, normalize_agent_type
 from scsd.errors import ToolError, invalid_input
-from scsd.mcp.tools import Services, ToolFunction, ok
+from scsd.mcp.tools import Hints, Services, ToolFunction, hints
+from scsd.mcp.tools.results import Authenticated, Refreshed
 from scsd.model import Identity, iso_from_micros
+
+# A token is a new credential (and an audit row): not read-only, and no two are the same.
+ISSUES: Final = Hints()
 
 
 def build(svc: Services) -> list[ToolFunction]:
+    @hints(ISSUES)
     async def authenticate_agent(
-        agent_id: str,
-        agent_type: str,
+        agent_id: Annotated[str, Field(min_length=1, max_length=MAX_AGENT_ID)],
+        agent_type: Annotated[str, Field(min_length=1, max_length=MAX_AGENT_TYPE)],
         requested_permissions: list[str] | None = None,
-    ) -> dict[str, Any]:
+    ) -> Authenticated:
         """Get a token for this agent. Send the agent API key in the X-API-Key header (the
         admin key grants admin). Types claude, gemini, test, developer get read+write;
-        others read. Pass the token as auth_token or as 'Authorization: Bearer <token>'."""
+        others read. Pass the token as auth_token or as 'Authorization: Bearer <token>'.
+
+        Args:
+            agent_id: Your agent id (1-100 characters); messages you post carry it as sender.
+            agent_type: Your agent type, e.g. claude, gemini, developer, generic (decides the
+                permissions; compared case-insensitively).
+            requested_permissions: Permissions to ask for (default ["read", "write"]); you get
+                those your type (or the admin key) allows.
+        """
         agent_id = agent_id.strip() if isinstance(agent_id, str) else ""
         if not 1 <= len(agent_id) <= MAX_AGENT_ID:
             raise invalid_input(f"agent_id must be 1 to {MAX_AGENT_ID} characters.", "agent_id")
@@ -43,7 +58,8 @@ def build(svc: Services) -> list[ToolFunction]:
         await svc.store.audit(
             "jwt_token_generated", agent_id, metadata={"agent_type": kind, "permissions": sorted(granted)}
         )
-        return ok(
+        return Authenticated(
+            success=True,
             token=issued.token,
             agent_id=agent_id,
             agent_type=kind,
@@ -54,9 +70,14 @@ def build(svc: Services) -> list[ToolFunction]:
             token_format="jwt",
         )
 
-    async def refresh_token(current_token: str) -> dict[str, Any]:
+    @hints(Hints(destructive=True))  # the old token is revoked
+    async def refresh_token(current_token: str) -> Refreshed:
         """Trade a still-valid token for a new one with the same identity and permissions.
-        The old token stops working at once."""
+        The old token stops working at once.
+
+        Args:
+            current_token: The token to replace (from authenticate_agent or refresh_token).
+        """
         try:
             old = await svc.gatekeeper.check_token(current_token if isinstance(current_token, str) else "")
         except TokenInvalid as e:
@@ -71,7 +92,8 @@ def build(svc: Services) -> list[ToolFunction]:
         assert old.credential_id is not None  # a token's admission carries its id
         await svc.store.revoke_token(old.credential_id, old.expires_at)
         await svc.store.audit("token_refreshed", old.identity.agent_id)
-        return ok(
+        return Refreshed(
+            success=True,
             token=issued.token,
             expires_in=issued.expires_at - issued.issued_at,
             expires_at=iso_from_micros(issued.expires_at * 1_000_000),

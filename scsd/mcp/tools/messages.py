@@ -2,32 +2,43 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Annotated, Final
 
 import trio
+from pydantic import Field
 
 from scsd.access import validation
 from scsd.access.visibility import can_see_message, narrow
 from scsd.errors import NotFound, ToolError, invalid_input, permission_denied, session_not_found
-from scsd.mcp.tools import Services, ToolFunction, identify, ok, require
+from scsd.mcp.tools import ADDS, READS, Services, ToolFunction, hints, identify, require
+from scsd.mcp.tools.objects import message_object
+from scsd.mcp.tools.params import AuthToken, MessageId, Metadata, Narrowing, Offset, SessionId, Visibility
+from scsd.mcp.tools.results import MessageAdded, MessageList, Waited
 from scsd.model import VISIBILITIES, Identity, iso_from_micros
 from scsd.realtime.changes import Change
-from scsd.store import MessagePage
+from scsd.store import MessagePage as Page
 
 WAIT_BATCH: Final = 100
 
 
 def build(svc: Services) -> list[ToolFunction]:
+    @hints(ADDS)
     async def add_message(
-        session_id: str,
-        content: str,
-        visibility: str = "public",
-        metadata: Any = None,
-        parent_message_id: int | None = None,
-        auth_token: str | None = None,
-    ) -> dict[str, Any]:
-        """Post a message to a session. visibility: public (everyone), private (only you),
-        agent_only (agents of your type), admin_only (admins; needs admin). Needs write."""
+        session_id: SessionId,
+        content: Annotated[str, Field(min_length=1)],
+        visibility: Visibility = "public",
+        metadata: Metadata = None,
+        parent_message_id: MessageId | None = None,
+        auth_token: AuthToken = None,
+    ) -> MessageAdded:
+        """Post a message to a session; you are its sender. Needs write.
+
+        Args:
+            content: The text (Markdown welcome), 1-100,000 characters after trimming.
+            visibility: Who may read it: public (everyone), private (only you), agent_only
+                (agents of your type), admin_only (admins; posting it needs admin).
+            parent_message_id: The id of the message this one replies to (same session).
+        """
         who = await require(svc, auth_token, "write")
         sid = validation.session_id(session_id)
         level = validation.visibility(visibility)
@@ -52,18 +63,25 @@ def build(svc: Services) -> list[ToolFunction]:
             session_id=sid,
             metadata={"message_id": message.id, "visibility": level},
         )
-        return ok(message_id=message.id, timestamp=iso_from_micros(message.timestamp))
+        return MessageAdded(success=True, message_id=message.id, timestamp=iso_from_micros(message.timestamp))
 
+    @hints(READS)
     async def get_messages(
-        session_id: str,
-        limit: int = 50,
-        offset: int = 0,
-        visibility_filter: str | None = None,
-        since_id: int | None = None,
-        auth_token: str | None = None,
-    ) -> dict[str, Any]:
-        """Messages you may see, oldest first. since_id returns only newer messages; a
-        visibility_filter narrows to one level (it never shows more than you may see)."""
+        session_id: SessionId,
+        limit: Annotated[int, Field(ge=1, le=1000)] = 50,
+        offset: Offset = 0,
+        visibility_filter: Narrowing | None = None,
+        since_id: MessageId | None = None,
+        auth_token: AuthToken = None,
+    ) -> MessageList:
+        """Messages you may see, oldest first, with how many there are in all.
+
+        Args:
+            limit: How many messages (1-1000).
+            visibility_filter: Only messages of this visibility (it never shows more than
+                you may see).
+            since_id: Only messages with a larger id: pass the last id you saw to catch up.
+        """
         who = await identify(svc, auth_token)
         sid = validation.session_id(session_id)
         limit = validation.int_range(limit, "limit", 1, 1000)
@@ -83,29 +101,40 @@ def build(svc: Services) -> list[ToolFunction]:
             )
         except NotFound:
             raise session_not_found(sid) from None
-        return ok(
-            messages=[m.to_json() for m in page.messages],
+        return MessageList(
+            success=True,
+            messages=[message_object(m) for m in page.messages],
             count=len(page.messages),
             total_count=page.total_count,
             has_more=offset + len(page.messages) < page.total_count,
         )
 
+    @hints(READS)
     async def wait_for_messages(
-        session_id: str, since_id: int, timeout_seconds: float = 30, auth_token: str | None = None
-    ) -> dict[str, Any]:
+        session_id: SessionId,
+        since_id: MessageId,
+        timeout_seconds: Annotated[float, Field(ge=1, le=60)] = 30,
+        auth_token: AuthToken = None,
+    ) -> Waited:
         """Wait until a message newer than since_id that you may see exists (returned at once
-        if there already is one), or until timeout_seconds (1-60) pass. Lets agents wait for
-        each other without polling."""
+        if there already is one), or until timeout_seconds pass. Lets agents wait for each
+        other without polling.
+
+        Args:
+            since_id: The last message id you saw (0 for the start of the session).
+            timeout_seconds: How long to wait at most (1-60 seconds).
+        """
         who = await identify(svc, auth_token)
         sid = validation.session_id(session_id)
         after = validation.int_range(since_id, "since_id", 0, 2**63 - 1)
         timeout = validation.number_range(timeout_seconds, "timeout_seconds", 1, 60)
-        page = MessagePage([], 0)
+        page = Page([], 0)
         with trio.move_on_after(timeout):
             page = await _wait_visible(svc, who, sid, after)
         messages = page.messages
-        return ok(
-            messages=[m.to_json() for m in messages],
+        return Waited(
+            success=True,
+            messages=[message_object(m) for m in messages],
             count=len(messages),
             timed_out=not messages,
             last_id=messages[-1].id if messages else after,
@@ -118,7 +147,7 @@ def _wakes(who: Identity, change: Change, after: int) -> bool:
     return change.message is not None and change.message.id > after and can_see_message(who, change.message)
 
 
-async def _wait_visible(svc: Services, who: Identity, sid: str, after: int) -> MessagePage:
+async def _wait_visible(svc: Services, who: Identity, sid: str, after: int) -> Page:
     """The first non-empty page of visible messages after `after`, waiting on the hub; an
     empty page if the hub closes for shutdown."""
     while True:
@@ -139,5 +168,5 @@ async def _wait_visible(svc: Services, who: Identity, sid: str, after: int) -> M
                         pass
                 except trio.EndOfChannel:
                     if not sub.dropped:
-                        return MessagePage([], 0)  # the daemon is shutting down: answer now
+                        return Page([], 0)  # the daemon is shutting down: answer now
                     break  # cut off by the hub (a burst); subscribe again and re-read

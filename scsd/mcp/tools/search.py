@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
+from pydantic import Field
 from rapidfuzz import fuzz, process
 
 from scsd.access import validation
 from scsd.access.visibility import narrow
 from scsd.errors import NotFound, ToolError, session_not_found
-from scsd.mcp.tools import Services, ToolFunction, identify, ok
+from scsd.mcp.tools import READS, Services, ToolFunction, hints, identify
+from scsd.mcp.tools.objects import message_object
+from scsd.mcp.tools.params import AuthToken, Narrowing, SessionId
+from scsd.mcp.tools.results import SearchHit, SearchResults, SenderMessages, TimeRangeMessages
 from scsd.model import VISIBILITIES, iso_from_micros
 from scsd.store import MessagePage
 from scsd.store.textfold import fold
@@ -20,20 +24,33 @@ from scsd.store.textfold import fold
 MAX_QUERY: Final = 500
 CANDIDATES: Final = 1000
 PREVIEW: Final = 150
+PERFORMANCE_NOTE: Final = (
+    "Full-text index candidates (every message of the session, any age), reranked by fuzzy "
+    "score; no cache, so results are always current."
+)
 
 
 def build(svc: Services) -> list[ToolFunction]:
+    @hints(READS)
     async def search_context(
-        session_id: str,
-        query: str,
-        fuzzy_threshold: float = 60.0,
-        limit: int = 10,
+        session_id: SessionId,
+        query: Annotated[str, Field(min_length=1)],
+        fuzzy_threshold: Annotated[float, Field(ge=0, le=100)] = 60.0,
+        limit: Annotated[int, Field(ge=1, le=100)] = 10,
         search_metadata: bool = True,
-        search_scope: str = "all",
-        auth_token: str | None = None,
-    ) -> dict[str, Any]:
+        search_scope: Narrowing = "all",
+        auth_token: AuthToken = None,
+    ) -> SearchResults:
         """Fuzzy search of a session's messages you may see: typo-, case- and
-        accent-tolerant. Scores are 0-100; results best first, each message once."""
+        accent-tolerant. Scores are 0-100; results best first, each message once.
+
+        Args:
+            query: What to look for (1-500 characters).
+            fuzzy_threshold: The lowest score (0-100) a result may have.
+            limit: How many results at most (1-100).
+            search_metadata: Also match the messages' metadata values.
+            search_scope: Only messages of this visibility (never more than you may see).
+        """
         started = time.perf_counter()
         who = await identify(svc, auth_token)
         sid = validation.session_id(session_id)
@@ -57,42 +74,69 @@ def build(svc: Services) -> list[ToolFunction]:
         best = best[:limit]
         messages = await svc.store.messages_by_id(sid, [message_id for _, message_id in best])
         results = [
-            {
-                "message": m.to_json(),
-                "score": round(score, 2),
-                "match_preview": m.content[:PREVIEW] + ("..." if len(m.content) > PREVIEW else ""),
-                "relevance": "high" if score >= 80 else "medium" if score >= 60 else "low",
-            }
+            SearchHit(
+                message=message_object(m),
+                score=round(score, 2),
+                match_preview=m.content[:PREVIEW] + ("..." if len(m.content) > PREVIEW else ""),
+                relevance="high" if score >= 80 else "medium" if score >= 60 else "low",
+            )
             for score, message_id in best
             if (m := messages.get(message_id)) is not None
         ]
-        return ok(
+        return SearchResults(
+            success=True,
             results=results,
             query=text,
             threshold=threshold,
             search_scope=search_scope,
             message_count=len(results),
             search_time_ms=round((time.perf_counter() - started) * 1000, 2),
+            performance_note=PERFORMANCE_NOTE,
             cache_hit=False,
         )
 
+    @hints(READS)
     async def search_by_sender(
-        session_id: str, sender: str, limit: int = 20, auth_token: str | None = None
-    ) -> dict[str, Any]:
-        """Messages you may see from one sender (exact agent id), newest first."""
+        session_id: SessionId,
+        sender: Annotated[str, Field(min_length=1)],
+        limit: Annotated[int, Field(ge=1, le=100)] = 20,
+        auth_token: AuthToken = None,
+    ) -> SenderMessages:
+        """Messages you may see from one sender, newest first.
+
+        Args:
+            sender: The sender's agent id, exactly.
+            limit: How many messages at most (1-100).
+        """
         who = await identify(svc, auth_token)
         sid = validation.session_id(session_id)
         name = validation.clean_text(sender, "sender", 100)
         limit = validation.int_range(limit, "limit", 1, 100)
         page = await _page(svc, sid, lambda: svc.store.get_messages(
             sid, who, visibilities=VISIBILITIES, limit=limit, newest_first=True, sender=name))  # fmt: skip
-        return ok(messages=[m.to_json() for m in page.messages], sender=name, count=len(page.messages))
+        return SenderMessages(
+            success=True,
+            messages=[message_object(m) for m in page.messages],
+            sender=name,
+            count=len(page.messages),
+        )
 
+    @hints(READS)
     async def search_by_timerange(
-        session_id: str, start_time: str, end_time: str, limit: int = 50, auth_token: str | None = None
-    ) -> dict[str, Any]:
-        """Messages you may see timestamped from start_time to end_time (ISO 8601, both
-        inclusive; no zone means UTC), oldest first."""
+        session_id: SessionId,
+        start_time: str,
+        end_time: str,
+        limit: Annotated[int, Field(ge=1, le=200)] = 50,
+        auth_token: AuthToken = None,
+    ) -> TimeRangeMessages:
+        """Messages you may see timestamped from start_time to end_time (both inclusive),
+        oldest first.
+
+        Args:
+            start_time: ISO 8601, like 2026-11-26T09:30:00Z (no zone means UTC).
+            end_time: ISO 8601, at or after start_time.
+            limit: How many messages at most (1-200).
+        """
         who = await identify(svc, auth_token)
         sid = validation.session_id(session_id)
         start, end = _instant(start_time, "start_time"), _instant(end_time, "end_time")
@@ -101,8 +145,9 @@ def build(svc: Services) -> list[ToolFunction]:
         limit = validation.int_range(limit, "limit", 1, 200)
         page = await _page(svc, sid, lambda: svc.store.get_messages(
             sid, who, visibilities=VISIBILITIES, limit=limit, time_range=(start, end)))  # fmt: skip
-        return ok(
-            messages=[m.to_json() for m in page.messages],
+        return TimeRangeMessages(
+            success=True,
+            messages=[message_object(m) for m in page.messages],
             timerange={"start": iso_from_micros(start), "end": iso_from_micros(end)},
             count=len(page.messages),
         )

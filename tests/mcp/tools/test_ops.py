@@ -106,6 +106,12 @@ async def test_usage_guidance_access_levels(running: Running) -> None:
         )
     assert [r["access_level"] for r in replies] == ["AGENT", "READ_ONLY", "ADMIN"]
     assert "alice" in json.dumps(replies[0]["agent_info"])
+    # The reference's agent_info keys, with real values: when the token lapses, whether it renews.
+    info = replies[0]["agent_info"]
+    assert info["can_refresh"] is True and info["expires_at"].endswith("Z"), info
+    with trio.fail_after(30):
+        anonymous = await running.mcp().call("get_usage_guidance")
+    assert anonymous["agent_info"]["expires_at"] is None and anonymous["agent_info"]["can_refresh"] is False
 
 
 async def test_performance_metrics_are_admin_only(running: Running) -> None:
@@ -118,6 +124,16 @@ async def test_performance_metrics_are_admin_only(running: Running) -> None:
     assert denied["code"] == audit_denied["code"] == "PERMISSION_DENIED"
     assert denied["recoverable"] is False
     assert anonymous["code"] == "AUTH_REQUIRED"
+
+
+async def test_performance_metrics_carry_the_references_keys(running: Running) -> None:
+    with trio.fail_after(30):
+        admin = await running.token("root", admin=True, permissions=["read", "admin"])
+        metrics = await running.mcp().call("get_performance_metrics", auth_token=admin)
+    assert metrics["requesting_agent"] == "root" and metrics["database_backend"] == "sqlite"
+    assert (
+        metrics["request_timestamp"].endswith("Z") and metrics["request_timestamp"] == metrics["generated_at"]
+    )
 
 
 async def test_regression_performance_metrics_are_real_counters(running: Running) -> None:

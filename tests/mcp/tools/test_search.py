@@ -45,7 +45,7 @@ async def test_search_context_result_shape(running: Running) -> None:
         reply = await running.mcp().call("search_context", session_id=sid, query="FastAPI", auth_token=token)
     assert set(reply) >= {"results", "query", "threshold", "search_scope", "message_count", "search_time_ms"}
     assert reply["query"] == "FastAPI" and reply["threshold"] == 60 and reply["search_scope"] == "all"
-    assert reply["cache_hit"] is False
+    assert reply["cache_hit"] is False and reply["performance_note"]
     assert reply["message_count"] == len(reply["results"]) == 2
     assert {r["message"]["id"] for r in reply["results"]} == {ids[0], ids[1]}
     for result in reply["results"]:
