@@ -24,6 +24,7 @@ import fanout_server
 import history
 import idle_start
 import memory
+import read_under_write
 import write_floor
 from trio_websocket import open_websocket_url
 
@@ -100,6 +101,17 @@ async def test_cross_process_writer_reaches_daemon_subscriber(running: Running) 
             writer.proc.kill()
             await writer.proc.wait()
         assert stats["p50_ms"] > 0
+
+
+async def test_read_under_write_measures_idle_and_busy(running: Running) -> None:
+    with trio.fail_after(120):
+        token = await running.token("bench")
+        headers = {"Authorization": f"Bearer {token}"}
+        sid = await benchkit.create_session(running.mcp_url, token)
+        idle = await read_under_write.measure(running.mcp_url, headers, sid, 30, 3, busy=False)
+        busy = await read_under_write.measure(running.mcp_url, headers, sid, 30, 3, busy=True)
+    assert 0 < idle["p50_ms"] <= idle["p99_ms"] and 0 < busy["p50_ms"] <= busy["p99_ms"]
+    assert idle["writes_per_s"] == 0 and busy["writes_per_s"] > 0
 
 
 async def test_memory_rss_with_connections(running: Running) -> None:

@@ -13,6 +13,7 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Final
 
 import sqlite_utils
 import trio
@@ -45,6 +46,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+# Reads at once: one per core of the machine this was measured on (docs/performance.md).
+READ_CONNECTIONS: Final = 2
+
 
 class Store(SessionOps, MessageOps, SearchOps, MemoryOps, AuditOps, TransferOps, SignalOps):
     """Owns the write connection; each call runs in a worker thread, one at a time."""
@@ -57,8 +61,12 @@ async def open_store(
     *,
     on_message: Callable[[Message], None] = lambda message: None,
     busy_timeout_seconds: float = BUSY_TIMEOUT_SECONDS,
+    read_connections: int = READ_CONNECTIONS,
 ) -> AsyncIterator[Store]:
     """Open (creating and migrating if needed) the database at `path`; close it on exit.
+
+    Reads run on `read_connections` connections of their own (WAL: they never wait for a
+    write), writes on one write connection; with 0, reads share the write lane.
 
     `on_commit` runs after every committed change a subscriber may care about (it wakes the
     watcher); `on_message` then gets each message this store added (`watcher.shortcut`). A
@@ -70,10 +78,21 @@ async def open_store(
             disk full), or is newer than this code.
     """
     db = await trio.to_thread.run_sync(_open_and_migrate, path, busy_timeout_seconds)
+    readers: list[sqlite_utils.Database] = []
     try:
-        yield Store(db, path, on_commit, on_message)
+        for _ in range(read_connections):
+            readers.append(await trio.to_thread.run_sync(_open_reader, path, busy_timeout_seconds))
+        yield Store(db, path, on_commit, on_message, readers)
     finally:
+        for reader in readers:
+            reader.close()
         db.close()
+
+
+def _open_reader(path: Path, busy_timeout_seconds: float) -> sqlite_utils.Database:
+    db = connect(path, busy_timeout_seconds)
+    db.execute("PRAGMA query_only = 1")  # a read connection: a write through it is a bug
+    return db
 
 
 def _open_and_migrate(path: Path, busy_timeout_seconds: float) -> sqlite_utils.Database:

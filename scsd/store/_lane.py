@@ -136,9 +136,11 @@ def _writable(path: Path) -> bool:
 
 
 class Lane:
-    """Owns the write connection. Reads and writes run in a worker thread one at a time
-    (R9); writes run in `BEGIN IMMEDIATE` so two processes sharing the file wait on the busy
-    timeout instead of failing with "database is locked" when a read would be upgraded."""
+    """Owns the write connection and a few read connections, each used by one worker thread
+    at a time (R9). Writes take the one write lane and run in `BEGIN IMMEDIATE`, so two
+    processes sharing the file wait on the busy timeout instead of failing with "database is
+    locked" when a read would be upgraded. Reads (`_call`) take any free read connection:
+    under WAL they never wait for a write in progress, here or in another process."""
 
     def __init__(
         self,
@@ -146,16 +148,37 @@ class Lane:
         path: Path,
         on_commit: Callable[[], None],
         on_message: Callable[[Message], None] = lambda message: None,
+        readers: Sequence[sqlite_utils.Database] = (),
     ) -> None:
         self._db = db
         self.path = path
         self._on_commit = on_commit
         self._on_message = on_message
         self._one_at_a_time = trio.CapacityLimiter(1)
+        self._idle_readers = list(readers)
+        self._read_slots = trio.CapacityLimiter(len(readers)) if readers else None
 
     async def _call(self, fn: Callable[[sqlite_utils.Database], T]) -> T:
+        """Run the read `fn` on a free read connection (without any, on the write lane)."""
+        if self._read_slots is None:
+            return await self._on(self._db, fn, self._one_at_a_time)
+        async with self._read_slots:
+            reader = self._idle_readers.pop()
+            try:
+                return await self._on(reader, fn, None)
+            finally:
+                self._idle_readers.append(reader)
+
+    async def _on(
+        self,
+        db: sqlite_utils.Database,
+        fn: Callable[[sqlite_utils.Database], T],
+        lane: trio.CapacityLimiter | None,
+    ) -> T:
         try:
-            return await trio.to_thread.run_sync(fn, self._db, limiter=self._one_at_a_time)
+            if lane is None:
+                return await trio.to_thread.run_sync(fn, db)
+            return await trio.to_thread.run_sync(fn, db, limiter=lane)
         except sqlite3.Error as e:
             # Busy past the timeout, disk full, read-only, damaged: a fault of the file, which
             # the caller may hear about. Other errors (constraints, SQL) are bugs: propagate.
@@ -164,8 +187,8 @@ class Lane:
             raise unavailable(e, "database access") from e
 
     async def _write(self, fn: Callable[[sqlite_utils.Database], T], *, notify: bool = True) -> T:
-        """Run `fn` in one write transaction; wake the watcher after it commits."""
-        result = await self._call(lambda db: in_immediate(db, fn))
+        """Run `fn` in one write transaction on the write lane; wake the watcher after it commits."""
+        result = await self._on(self._db, lambda db: in_immediate(db, fn), self._one_at_a_time)
         if notify:
             self._on_commit()
         return result
